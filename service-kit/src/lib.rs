@@ -1,0 +1,14 @@
+//! The plumbing `producer-service` and `consumer-service` share, so that each
+//! service crate holds only its own logic: Kafka client settings from the
+//! environment, log set-up, the `/livez` and `/readyz` endpoints and the
+//! shutdown signal.
+
+pub mod health;
+pub mod kafka;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use health::Readiness;
+pub use kafka::KafkaArgs;
+pub use shutdown::shutdown_signal;
+pub use telemetry::LogFormat;

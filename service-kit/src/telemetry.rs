@@ -1,0 +1,40 @@
+//! Log output for both services: human-readable by default, JSON lines for
+//! log shippers, filtered by `RUST_LOG`.
+
+use clap::ValueEnum;
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written to standard output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, fields at the top level.
+    Json,
+}
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default level,
+/// which is `info`.
+///
+/// # Errors
+/// Fails if `RUST_LOG` does not parse or a subscriber is already installed.
+pub fn init(format: LogFormat) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().or_else(|error| {
+        if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
+            Err(error)
+        } else {
+            Ok(EnvFilter::new("info"))
+        }
+    })?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+    installed.map_err(|error| anyhow::anyhow!(error))
+}
