@@ -1,0 +1,111 @@
+//! Every way a request can fail, and how each becomes an RFC 9457
+//! `application/problem+json` response.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use order_contract::FieldError;
+use serde::Serialize;
+
+use crate::publisher::PublishError;
+
+/// A request the service will not turn into a published order.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not declared as JSON.
+    #[error("expected content-type application/json, got {}", .0.as_deref().unwrap_or("none"))]
+    UnsupportedMediaType(Option<String>),
+    /// The body is larger than the configured limit.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body could not be read.
+    #[error("the request body could not be read: {0}")]
+    UnreadableBody(String),
+    /// The body is not JSON, or not of the order's shape.
+    #[error("{0}")]
+    MalformedJson(String),
+    /// The order is well-formed but breaks business rules.
+    #[error("{} field(s) failed validation", .0.len())]
+    Validation(Vec<FieldError>),
+    /// Kafka did not acknowledge the order.
+    #[error(transparent)]
+    Unavailable(#[from] PublishError),
+    /// No route matches the path.
+    #[error("no resource at this path")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnreadableBody(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The problem type: a stable identifier clients can match on.
+    fn slug(&self) -> &'static str {
+        match self {
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::UnreadableBody(_) => "unreadable-body",
+            Self::MalformedJson(_) => "malformed-json",
+            Self::Validation(_) => "validation-failed",
+            Self::Unavailable(_) => "kafka-unavailable",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+        }
+    }
+}
+
+/// The RFC 9457 body. `errors` is an extension member listing each failed rule.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    r#type: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        // Client mistakes are routine; only failures on our side are warnings.
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %self, "request rejected");
+        }
+        let errors = match &self {
+            Self::Validation(errors) => errors.as_slice(),
+            _ => &[],
+        };
+        let problem = Problem {
+            r#type: format!("urn:problem-type:orders:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Self::Unavailable(error) = &self {
+            headers.insert(header::RETRY_AFTER, error.retry_after().as_secs().into());
+        }
+        response
+    }
+}

@@ -1,0 +1,88 @@
+//! `POST /orders`: validate, stamp, publish, and answer once Kafka acknowledged.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use order_contract::{LineItem, Order, OrderInput};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::routes::AppState;
+
+/// The request body. Unknown fields are ignored so that newer clients keep
+/// working against this version.
+#[derive(Debug, Deserialize)]
+pub struct OrderRequest {
+    /// Client-chosen idempotency key: a client that got no answer retries with
+    /// the same id. Generated (UUIDv7, time-ordered) when absent.
+    pub order_id: Option<Uuid>,
+    /// See [`Order::customer_id`].
+    pub customer_id: String,
+    /// See [`Order::currency`].
+    pub currency: String,
+    /// See [`Order::items`].
+    pub items: Vec<LineItem>,
+}
+
+/// The 201 body: where the order is stored and what the service computed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrderAccepted {
+    /// The order's id, generated if the request had none.
+    pub order_id: Uuid,
+    /// Topic the order was written to.
+    pub topic: String,
+    /// Partition the order was written to.
+    pub partition: i32,
+    /// Offset of the order in that partition.
+    pub offset: i64,
+    /// When the service accepted the order.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Sum of the items, in the smallest unit of the currency.
+    pub total_cents: u64,
+}
+
+/// Validates the order, publishes it, and answers 201 only after the broker
+/// acknowledged it. Nothing is published for a rejected order.
+pub async fn create_order(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<OrderRequest>,
+) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
+    let total_cents = order_contract::validate(OrderInput {
+        customer_id: &request.customer_id,
+        currency: &request.currency,
+        items: &request.items,
+    })
+    .map_err(ApiError::Validation)?;
+
+    let order = Order {
+        order_id: request.order_id.unwrap_or_else(Uuid::now_v7),
+        customer_id: request.customer_id,
+        currency: request.currency,
+        items: request.items,
+        total_cents,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    let ack = state.publisher.publish(&order).await?;
+    tracing::info!(
+        order_id = %order.order_id,
+        partition = ack.partition,
+        offset = ack.offset,
+        total_cents,
+        "order published"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderAccepted {
+            order_id: order.order_id,
+            topic: state.publisher.topic().to_owned(),
+            partition: ack.partition,
+            offset: ack.offset,
+            created_at: order.created_at,
+            total_cents,
+        }),
+    ))
+}

@@ -1,0 +1,75 @@
+//! producer-service: an HTTP API that accepts orders and publishes them to
+//! Kafka, answering `201 Created` only once the broker acknowledged the write.
+//!
+//! [`run`] binds and serves until its shutdown future completes; [`serve`]
+//! does the same on a listener the caller bound (tests use port 0).
+
+pub mod config;
+mod error;
+mod extract;
+pub mod handler;
+pub mod publisher;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use service_kit::Readiness;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Binds `config.http_addr` and serves until `shutdown` completes.
+///
+/// # Errors
+/// Fails if the address cannot be bound or the producer cannot be created.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+    serve(listener, config, shutdown).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// accepting, lets in-flight requests finish, and flushes the producer.
+///
+/// # Errors
+/// Fails if the producer cannot be created or the server fails.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let publisher =
+        Arc::new(publisher::Publisher::new(&config).context("cannot create the Kafka producer")?);
+    let readiness = Readiness::default();
+    let watcher = publisher.watch_cluster(readiness.clone());
+    let state = routes::AppState {
+        publisher: Arc::clone(&publisher),
+        max_body_bytes: config.max_body_bytes,
+    };
+    let app = routes::app(state, readiness.clone());
+
+    let addr = listener.local_addr().context("listener has no address")?;
+    tracing::info!(%addr, topic = %config.orders_topic, brokers = %config.kafka.brokers, "producer-service listening");
+    let draining = readiness.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.set_draining();
+            tracing::info!("draining in-flight requests");
+        })
+        .await
+        .context("HTTP server failed")?;
+
+    watcher.abort();
+    match publisher.flush(config.flush_timeout()).await {
+        Ok(()) => tracing::info!("producer flushed; bye"),
+        Err(error) => tracing::error!(%error, "orders may be unacknowledged at exit"),
+    }
+    Ok(())
+}

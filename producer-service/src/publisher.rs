@@ -1,0 +1,177 @@
+//! Publishing orders to Kafka and knowing whether Kafka is reachable.
+
+use std::time::Duration;
+
+use order_contract::{CONTENT_TYPE_JSON, Order, SCHEMA_VERSION, headers};
+use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use service_kit::Readiness;
+
+use crate::config::Config;
+
+/// Where the broker stored an acknowledged order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    /// Partition the order was written to.
+    pub partition: i32,
+    /// Its offset in that partition.
+    pub offset: i64,
+}
+
+/// Why Kafka did not take an order. Every variant means "try again later":
+/// the order was not acknowledged, so it may or may not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// librdkafka's local queue is full: the broker is slower than the load.
+    #[error("the producer queue is full")]
+    QueueFull,
+    /// No acknowledgement within the delivery timeout (broker down or slow).
+    #[error("the broker did not acknowledge the order within {0:?}")]
+    TimedOut(Duration),
+    /// The broker or client reported an error.
+    #[error("Kafka refused the order: {0}")]
+    Kafka(KafkaError),
+}
+
+impl PublishError {
+    /// How long a client should wait before retrying.
+    pub fn retry_after(&self) -> Duration {
+        match self {
+            Self::QueueFull => Duration::from_secs(1),
+            Self::TimedOut(_) | Self::Kafka(_) => Duration::from_secs(5),
+        }
+    }
+}
+
+/// The service's one Kafka producer. librdkafka batches and pipelines sends
+/// internally, so many requests share it concurrently.
+pub struct Publisher {
+    producer: FutureProducer,
+    topic: String,
+    delivery_timeout: Duration,
+}
+
+impl Publisher {
+    /// Creates the producer; does not wait for the broker.
+    pub fn new(config: &Config) -> Result<Self, KafkaError> {
+        let producer = client_config(config).create()?;
+        Ok(Self {
+            producer,
+            topic: config.orders_topic.clone(),
+            delivery_timeout: config.delivery_timeout(),
+        })
+    }
+
+    /// The topic orders go to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Publishes `order` keyed by its id and waits for the broker's acknowledgement.
+    pub async fn publish(&self, order: &Order) -> Result<Ack, PublishError> {
+        let key = order.order_id.to_string();
+        let payload = order.encode();
+        let record = FutureRecord::to(&self.topic)
+            .key(&key)
+            .payload(&payload)
+            .headers(
+                OwnedHeaders::new_with_capacity(2)
+                    .insert(Header {
+                        key: headers::CONTENT_TYPE,
+                        value: Some(CONTENT_TYPE_JSON),
+                    })
+                    .insert(Header {
+                        key: headers::SCHEMA_VERSION,
+                        value: Some(SCHEMA_VERSION),
+                    }),
+            );
+        // `send_result` only enqueues: a full queue fails at once instead of
+        // making the request wait for space.
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(error, _)| match error {
+                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) => {
+                    PublishError::QueueFull
+                }
+                error => PublishError::Kafka(error),
+            })?;
+        // librdkafka enforces the delivery timeout itself; the outer timeout
+        // only guards against a delivery report that never comes.
+        let guard = self.delivery_timeout + Duration::from_secs(1);
+        match tokio::time::timeout(guard, delivery).await {
+            Ok(Ok(Ok(delivery))) => Ok(Ack {
+                partition: delivery.partition,
+                offset: delivery.offset,
+            }),
+            Ok(Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))))
+            | Err(_) => Err(PublishError::TimedOut(self.delivery_timeout)),
+            Ok(Ok(Err((error, _)))) => Err(PublishError::Kafka(error)),
+            Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
+        }
+    }
+
+    /// Asks the cluster for the orders topic's metadata every few seconds and
+    /// records the answer in `readiness`, until the task is aborted.
+    pub fn watch_cluster(&self, readiness: Readiness) -> tokio::task::JoinHandle<()> {
+        let producer = self.producer.clone();
+        let topic = self.topic.clone();
+        tokio::spawn(async move {
+            // Log changes only, so an outage is one line, not one per probe.
+            let mut was_connected = None;
+            loop {
+                let (probe, probe_topic) = (producer.clone(), topic.clone());
+                // fetch_metadata blocks, so it must not run on a runtime thread.
+                let result =
+                    tokio::task::spawn_blocking(move || topic_reachable(&probe, &probe_topic))
+                        .await
+                        .unwrap_or(Err(KafkaError::Canceled));
+                let connected = result.is_ok();
+                match result {
+                    Ok(()) if was_connected != Some(true) => {
+                        tracing::info!(%topic, "reached Kafka; ready");
+                    }
+                    Err(error) if was_connected != Some(false) => {
+                        tracing::warn!(%topic, %error, "cannot reach Kafka or the topic; not ready");
+                    }
+                    _ => {}
+                }
+                was_connected = Some(connected);
+                readiness.set_connected(connected);
+                tokio::time::sleep(Duration::from_secs(if connected { 5 } else { 1 })).await;
+            }
+        })
+    }
+
+    /// Waits up to `timeout` for every queued order to be acknowledged.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.flush(timeout))
+            .await
+            .unwrap_or(Err(KafkaError::Canceled))
+    }
+}
+
+/// The producer settings: durable (`acks=all`), idempotent so retries never
+/// duplicate or reorder, and bounded in time by the delivery timeout.
+pub fn client_config(config: &Config) -> ClientConfig {
+    config.kafka.client_config([
+        ("client.id", "producer-service".to_owned()),
+        ("acks", "all".to_owned()),
+        ("enable.idempotence", "true".to_owned()),
+        ("message.timeout.ms", config.delivery_timeout_ms.to_string()),
+    ])
+}
+
+/// Fetches the topic's metadata: succeeds when a broker answers and knows the topic.
+fn topic_reachable(producer: &FutureProducer, topic: &str) -> Result<(), KafkaError> {
+    let metadata = producer
+        .client()
+        .fetch_metadata(Some(topic), Duration::from_secs(5))?;
+    match metadata.topics().first().and_then(|t| t.error()) {
+        None => Ok(()),
+        Some(code) => Err(KafkaError::MetadataFetch(code.into())),
+    }
+}

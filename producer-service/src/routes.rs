@@ -1,0 +1,35 @@
+//! The HTTP surface: which path goes to which handler, and the layers around them.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use service_kit::Readiness;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::handler;
+use crate::publisher::Publisher;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The Kafka producer.
+    pub publisher: Arc<Publisher>,
+    /// Largest accepted body, for the 413 message.
+    pub max_body_bytes: usize,
+}
+
+/// The whole API: `POST /orders` plus the health endpoints. Unknown paths and
+/// methods get problem documents too.
+pub fn app(state: AppState, readiness: Readiness) -> Router {
+    Router::new()
+        .route("/orders", post(handler::create_order))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .with_state(state)
+        .merge(service_kit::health::routes(readiness))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(TraceLayer::new_for_http())
+}
