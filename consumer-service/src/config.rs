@@ -1,0 +1,68 @@
+//! Consumer-service settings, read from flags or environment variables.
+//! `consumer-service --help` lists them with their defaults.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, ValueEnum};
+use service_kit::{KafkaArgs, LogFormat};
+
+/// Settings of consumer-service.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "consumer-service", version, about)]
+pub struct Config {
+    /// Kafka connection.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// Address of the health listener (`/livez`, `/readyz`).
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8081")]
+    pub http_addr: SocketAddr,
+
+    /// Topic orders are consumed from.
+    #[arg(long, env = "ORDERS_TOPIC", default_value = order_contract::DEFAULT_ORDERS_TOPIC)]
+    pub orders_topic: String,
+
+    /// Topic unprocessable records are republished to.
+    #[arg(long, env = "DLQ_TOPIC", default_value = order_contract::DEFAULT_DLQ_TOPIC)]
+    pub dlq_topic: String,
+
+    /// Consumer group: instances with the same group share the partitions.
+    #[arg(long, env = "CONSUMER_GROUP", default_value = "orders-consumer")]
+    pub consumer_group: String,
+
+    /// Where a group with no committed offset starts reading.
+    #[arg(long, env = "AUTO_OFFSET_RESET", value_enum, default_value_t = OffsetReset::Earliest)]
+    pub auto_offset_reset: OffsetReset,
+
+    /// How often stored offsets are committed, in milliseconds. A crash
+    /// reprocesses at most this much work.
+    #[arg(long, env = "COMMIT_INTERVAL_MS", default_value_t = 5_000)]
+    pub commit_interval_ms: u64,
+
+    /// How long a dead-letter write may take before it is retried.
+    #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub delivery_timeout_ms: u64,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: LogFormat,
+}
+
+/// Starting point for a group without committed offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OffsetReset {
+    /// Read the partition from its beginning: nothing already stored is skipped.
+    Earliest,
+    /// Read only records written after the consumer joined.
+    Latest,
+}
+
+impl OffsetReset {
+    /// The librdkafka value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Earliest => "earliest",
+            Self::Latest => "latest",
+        }
+    }
+}

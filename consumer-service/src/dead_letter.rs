@@ -1,0 +1,120 @@
+//! Republishing records the service cannot process to the dead-letter topic,
+//! with headers that say why and where they came from.
+
+use std::time::Duration;
+
+use order_contract::headers;
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Producer for the dead-letter topic.
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl DeadLetters {
+    /// Creates the producer; does not wait for the broker.
+    pub fn new(config: &Config) -> Result<Self, KafkaError> {
+        Ok(Self {
+            producer: client_config(config).create()?,
+            topic: config.dlq_topic.clone(),
+        })
+    }
+
+    /// Writes a copy of `message` with `reason` to the dead-letter topic and
+    /// retries with capped backoff until the broker acknowledged it. Returns
+    /// false if `cancel` fired first: then the record was not dead-lettered
+    /// and its offset must not be stored.
+    pub async fn send(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.try_send(message, reason).await {
+                Ok(()) => return true,
+                Err(error) => {
+                    tracing::error!(
+                        dlq_topic = %self.topic,
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        %error,
+                        retry_in_ms = backoff.as_millis(),
+                        "cannot write to the dead-letter topic"
+                    );
+                }
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return false,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn try_send(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+    ) -> Result<(), KafkaError> {
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        let mut dlq_headers = OwnedHeaders::new();
+        if let Some(original) = message.headers() {
+            for header in original.iter() {
+                dlq_headers = dlq_headers.insert(header);
+            }
+        }
+        for (key, value) in [
+            (headers::DLQ_REASON, reason),
+            (headers::DLQ_SOURCE_TOPIC, message.topic()),
+            (headers::DLQ_SOURCE_PARTITION, &partition),
+            (headers::DLQ_SOURCE_OFFSET, &offset),
+        ] {
+            dlq_headers = dlq_headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(dlq_headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        self.producer
+            .send(record, Duration::ZERO)
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| error)
+    }
+
+    /// Waits up to `timeout` for queued dead letters to be acknowledged.
+    pub async fn flush(&self, timeout: Duration) {
+        let producer = self.producer.clone();
+        match tokio::task::spawn_blocking(move || producer.flush(timeout)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "dead-letter producer did not flush"),
+            Err(error) => tracing::error!(%error, "dead-letter flush task failed"),
+        }
+    }
+}
+
+/// Dead letters get the same durability as orders: `acks=all`, idempotent.
+fn client_config(config: &Config) -> ClientConfig {
+    config.kafka.client_config([
+        ("client.id", "consumer-service-dlq".to_owned()),
+        ("acks", "all".to_owned()),
+        ("enable.idempotence", "true".to_owned()),
+        ("message.timeout.ms", config.delivery_timeout_ms.to_string()),
+    ])
+}

@@ -1,0 +1,73 @@
+//! consumer-service: a Kafka consumer-group worker that processes orders at
+//! least once, dead-letters records it can never process, and serves
+//! `/livez` and `/readyz` on a small HTTP listener.
+//!
+//! [`run`] binds and works until its shutdown future completes; [`serve`]
+//! does the same on a listener the caller bound (tests use port 0).
+
+pub mod config;
+mod context;
+mod dead_letter;
+pub mod handler;
+pub mod worker;
+
+use std::future::Future;
+
+use anyhow::Context;
+use service_kit::Readiness;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// Binds `config.http_addr` and consumes until `shutdown` completes.
+///
+/// # Errors
+/// Fails if the address cannot be bound or Kafka clients cannot be created.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+    serve(listener, config, shutdown).await
+}
+
+/// Consumes until `shutdown` completes, serving health checks on `listener`;
+/// then commits offsets and leaves the group.
+///
+/// # Errors
+/// Fails if Kafka clients cannot be created or the health server fails.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let readiness = Readiness::default();
+    let cancel = CancellationToken::new();
+    let addr = listener.local_addr().context("listener has no address")?;
+    tracing::info!(%addr, brokers = %config.kafka.brokers, "consumer-service health listener up");
+
+    let health = axum::serve(listener, service_kit::health::routes(readiness.clone()))
+        .with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let health = tokio::spawn(async move { health.await });
+
+    let trigger = cancel.clone();
+    let draining = readiness.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        draining.set_draining();
+        trigger.cancel();
+    });
+
+    let consumed = worker::consume(&config, readiness, cancel.clone()).await;
+    cancel.cancel();
+    health
+        .await
+        .context("health server task failed")?
+        .context("health server failed")?;
+    consumed?;
+    tracing::info!("consumer-service stopped; bye");
+    Ok(())
+}
