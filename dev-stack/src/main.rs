@@ -1,0 +1,102 @@
+//! dev-stack: the whole pipeline in one process, for a machine with neither
+//! Docker nor Kafka.
+//!
+//! It starts librdkafka's mock cluster (an in-process test broker that speaks
+//! the Kafka protocol on loopback, not Apache Kafka), creates the topics, and
+//! runs producer-service and consumer-service through their library `run`
+//! functions. Both services read their usual environment variables; the
+//! broker address is always the mock cluster's.
+
+use anyhow::Context;
+use clap::Parser;
+use rdkafka::mocking::MockCluster;
+use service_kit::LogFormat;
+use std::net::SocketAddr;
+
+/// Settings of dev-stack itself; the services read theirs from the environment.
+#[derive(Debug, Parser)]
+#[command(name = "dev-stack", version, about)]
+struct Args {
+    /// Address of producer-service's API.
+    #[arg(long, env = "PRODUCER_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    producer_addr: SocketAddr,
+
+    /// Address of consumer-service's health listener.
+    #[arg(long, env = "CONSUMER_HTTP_ADDR", default_value = "127.0.0.1:8081")]
+    consumer_addr: SocketAddr,
+
+    /// Number of mock brokers.
+    #[arg(long, env = "MOCK_BROKERS", default_value_t = 1)]
+    brokers: i32,
+
+    /// Partitions of the orders topic.
+    #[arg(long, env = "ORDERS_PARTITIONS", default_value_t = 6)]
+    partitions: i32,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
+    log_format: LogFormat,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    service_kit::telemetry::init(args.log_format)?;
+
+    // Each service parses its own settings from the environment, exactly as
+    // its binary would; only the addresses and the broker are overridden.
+    let mut producer = producer_service::Config::try_parse_from(["producer-service"])?;
+    let mut consumer = consumer_service::Config::try_parse_from(["consumer-service"])?;
+
+    // The mock cluster is not Send: it lives on this thread, outside the runtime.
+    let cluster = MockCluster::new(args.brokers).context("cannot start the mock cluster")?;
+    let bootstrap = cluster.bootstrap_servers();
+    cluster
+        .create_topic(&producer.orders_topic, args.partitions, 1)
+        .context("cannot create the orders topic")?;
+    cluster
+        .create_topic(&consumer.dlq_topic, 1, 1)
+        .context("cannot create the dead-letter topic")?;
+
+    producer.kafka.brokers.clone_from(&bootstrap);
+    producer.http_addr = args.producer_addr;
+    consumer.kafka.brokers.clone_from(&bootstrap);
+    consumer.http_addr = args.consumer_addr;
+
+    tracing::warn!(
+        %bootstrap,
+        "the broker is librdkafka's mock cluster, a test double kept in memory: not Apache Kafka"
+    );
+    tracing::info!(
+        orders = %format_args!("http://{}/orders", args.producer_addr),
+        consumer_health = %format_args!("http://{}/readyz", args.consumer_addr),
+        %bootstrap,
+        "dev-stack up: POST orders to the producer; ctrl-c stops"
+    );
+
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+        let signal_stop = stop.clone();
+        tokio::spawn(async move {
+            service_kit::shutdown_signal().await;
+            let _ = signal_stop.send(());
+        });
+        let on_stop = |mut rx: tokio::sync::broadcast::Receiver<()>| async move {
+            let _ = rx.recv().await;
+        };
+        // If one service fails to start, the other is dropped with it.
+        tokio::try_join!(
+            async {
+                producer_service::run(producer, on_stop(stop.subscribe()))
+                    .await
+                    .context("producer-service failed")
+            },
+            async {
+                consumer_service::run(consumer, on_stop(stop.subscribe()))
+                    .await
+                    .context("consumer-service failed")
+            },
+        )
+    })?;
+    drop(cluster);
+    Ok(())
+}
