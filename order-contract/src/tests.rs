@@ -48,16 +48,35 @@ fn a_valid_order_yields_its_total() {
 fn ids_may_be_one_to_sixty_four_letters_digits_dashes_underscores_and_dots() {
     let items = [item("A", 1, 1)];
     for ok in ["a", "A.b-c_9", &"x".repeat(64)] {
-        assert!(validate(input(ok, "EUR", &items)).is_ok(), "{ok:?} should pass");
+        assert!(
+            validate(input(ok, "EUR", &items)).is_ok(),
+            "{ok:?} should pass"
+        );
     }
-    for bad in ["", &"x".repeat(65), "has space", "slash/", "ümlaut", "emoji🙂"] {
-        assert_eq!(failing_fields(validate(input(bad, "EUR", &items))), ["customer_id"], "{bad:?}");
+    for bad in [
+        "",
+        &"x".repeat(65),
+        "has space",
+        "slash/",
+        "ümlaut",
+        "emoji🙂",
+    ] {
+        assert_eq!(
+            failing_fields(validate(input(bad, "EUR", &items))),
+            ["customer_id"],
+            "{bad:?}"
+        );
     }
 }
 
 #[test]
 fn skus_follow_the_same_rule_as_customer_ids() {
-    let items = [item("ok", 1, 1), item("", 1, 1), item(&"s".repeat(65), 1, 1), item("a b", 1, 1)];
+    let items = [
+        item("ok", 1, 1),
+        item("", 1, 1),
+        item(&"s".repeat(65), 1, 1),
+        item("a b", 1, 1),
+    ];
     assert_eq!(
         failing_fields(validate(input("c", "EUR", &items))),
         ["items[1].sku", "items[2].sku", "items[3].sku"]
@@ -69,7 +88,11 @@ fn currency_must_be_three_upper_case_letters() {
     let items = [item("A", 1, 1)];
     assert!(validate(input("c", "USD", &items)).is_ok());
     for bad in ["", "EU", "EURO", "eur", "E1R", "ÉUR"] {
-        assert_eq!(failing_fields(validate(input("c", bad, &items))), ["currency"], "{bad:?}");
+        assert_eq!(
+            failing_fields(validate(input("c", bad, &items))),
+            ["currency"],
+            "{bad:?}"
+        );
     }
 }
 
@@ -79,7 +102,10 @@ fn an_order_holds_one_to_a_hundred_items() {
     assert_eq!(validate(input("c", "EUR", &hundred)), Ok(100));
     assert_eq!(failing_fields(validate(input("c", "EUR", &[]))), ["items"]);
     let too_many = vec![item("A", 1, 1); 101];
-    assert_eq!(failing_fields(validate(input("c", "EUR", &too_many))), ["items"]);
+    assert_eq!(
+        failing_fields(validate(input("c", "EUR", &too_many))),
+        ["items"]
+    );
 }
 
 #[test]
@@ -149,7 +175,14 @@ fn the_wire_format_uses_these_field_names() {
     keys.sort();
     assert_eq!(
         keys,
-        ["created_at", "currency", "customer_id", "items", "order_id", "total_cents"]
+        [
+            "created_at",
+            "currency",
+            "customer_id",
+            "items",
+            "order_id",
+            "total_cents"
+        ]
     );
     assert_eq!(value["created_at"], "2026-11-24T10:15:30.123Z");
 }
@@ -175,8 +208,17 @@ fn a_total_that_does_not_match_the_items_is_invalid() {
 
 #[test]
 fn bytes_that_are_not_an_order_are_malformed() {
-    for bad in [&b""[..], b"not json", b"{\"order_id\": 1}", b"[]", b"{\"order_id\""] {
-        assert!(matches!(Order::decode(bad), Err(DecodeError::Malformed(_))), "{bad:?}");
+    for bad in [
+        &b""[..],
+        b"not json",
+        b"{\"order_id\": 1}",
+        b"[]",
+        b"{\"order_id\"",
+    ] {
+        assert!(
+            matches!(Order::decode(bad), Err(DecodeError::Malformed(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -186,5 +228,9 @@ fn a_well_formed_order_breaking_a_rule_is_invalid() {
     order.currency = "euro".to_owned();
     let error = Order::decode(&order.encode()).unwrap_err();
     assert!(matches!(error, DecodeError::Invalid(_)));
-    assert!(error.to_string().contains("currency must be three upper-case letters"));
+    assert!(
+        error
+            .to_string()
+            .contains("currency must be three upper-case letters")
+    );
 }

@@ -48,3 +48,43 @@ async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, &'static str
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn status(readiness: &Readiness, path: &str) -> StatusCode {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        routes(readiness.clone())
+            .oneshot(request)
+            .await
+            .unwrap()
+            .status()
+    }
+
+    #[tokio::test]
+    async fn readyz_follows_the_connection_and_stays_503_once_draining() {
+        let readiness = Readiness::default();
+        assert_eq!(status(&readiness, "/livez").await, StatusCode::OK);
+        assert_eq!(
+            status(&readiness, "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        readiness.set_connected(true);
+        assert_eq!(status(&readiness, "/readyz").await, StatusCode::OK);
+        readiness.set_draining();
+        assert_eq!(
+            status(&readiness, "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        readiness.set_connected(true);
+        assert_eq!(
+            status(&readiness, "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status(&readiness, "/livez").await, StatusCode::OK);
+    }
+}

@@ -1,0 +1,398 @@
+//! Black-box tests of the HTTP API: the real service on port 0 against an
+//! in-process mock Kafka cluster, one cluster per test.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use order_contract::{Order, headers};
+use producer_service::Config;
+use producer_service::handler::OrderAccepted;
+use rdkafka::Message;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use test_support::{MockKafka, header};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct TestApp {
+    addr: SocketAddr,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    async fn spawn(kafka: &MockKafka, extra: &[&str]) -> Self {
+        let mut args = vec!["producer-service", "--kafka-brokers", &kafka.bootstrap];
+        args.extend_from_slice(extra);
+        let config = Config::try_parse_from(args).expect("test config parses");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(producer_service::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/orders"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    async fn post_raw(
+        &self,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/orders")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let response = self.client.get(self.url("/readyz")).send().await;
+            if response.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("producer-service never became ready");
+    }
+
+    async fn shut_down(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(15), self.server)
+            .await
+            .expect("shutdown finishes")
+            .expect("server task")
+            .expect("server exits cleanly");
+    }
+}
+
+fn valid_order() -> Value {
+    json!({
+        "customer_id": "cust-42",
+        "currency": "EUR",
+        "items": [
+            {"sku": "BOOK-1", "quantity": 2, "unit_price_cents": 1299},
+            {"sku": "PEN-7", "quantity": 1, "unit_price_cents": 250}
+        ]
+    })
+}
+
+async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["title"].is_string());
+    body
+}
+
+/// Counts the records in `topic` on a blocking thread, off the runtime the service runs on.
+async fn count_records(kafka: &MockKafka, topic: &'static str) -> i64 {
+    let bootstrap = kafka.bootstrap.clone();
+    tokio::task::spawn_blocking(move || test_support::count(&bootstrap, topic))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_order_is_stored_in_the_topic_where_the_response_says() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+
+    let response = app.post_order(&valid_order()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let accepted: OrderAccepted = response.json().await.unwrap();
+    assert_eq!(accepted.topic, "orders");
+    assert_eq!(accepted.total_cents, 2848);
+    assert_eq!(
+        accepted.order_id.get_version_num(),
+        7,
+        "generated ids are UUIDv7"
+    );
+
+    let bootstrap = kafka.bootstrap.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        test_support::read(&bootstrap, "orders", 1, Duration::from_secs(10))
+    })
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    let record = &stored[0];
+    assert_eq!(record.partition(), accepted.partition);
+    assert_eq!(record.offset(), accepted.offset);
+    assert_eq!(record.key(), Some(accepted.order_id.to_string().as_bytes()));
+    assert_eq!(
+        header(record, headers::CONTENT_TYPE).as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        header(record, headers::SCHEMA_VERSION).as_deref(),
+        Some("1")
+    );
+    let order = Order::decode(record.payload().unwrap()).expect("a valid order was published");
+    assert_eq!(order.order_id, accepted.order_id);
+    assert_eq!(order.total_cents, 2848);
+    assert_eq!(order.created_at, accepted.created_at);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_client_chosen_order_id_is_kept_and_unknown_fields_are_ignored() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    let mut body = valid_order();
+    body["order_id"] = json!("0190f3c4-5b6a-7d8e-9f01-23456789abcd");
+    body["coupon"] = json!("WINTER");
+
+    let response = app.post_order(&body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let accepted: OrderAccepted = response.json().await.unwrap();
+    assert_eq!(
+        accepted.order_id.to_string(),
+        "0190f3c4-5b6a-7d8e-9f01-23456789abcd"
+    );
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn every_class_of_bad_input_gets_its_problem_and_publishes_nothing() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &["--max-body-bytes", "1024"]).await;
+    let json = Some("application/json");
+
+    let body = problem(
+        app.post_raw(json, "{\"customer_id\": ").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("not valid JSON"),
+        "{body}"
+    );
+
+    let trailing = format!("{} trailing", valid_order());
+    let body = problem(app.post_raw(json, trailing).await, StatusCode::BAD_REQUEST).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("not valid JSON"),
+        "{body}"
+    );
+
+    let mut wrong_type = valid_order();
+    wrong_type["items"][1]["quantity"] = json!("1");
+    let body = problem(app.post_order(&wrong_type).await, StatusCode::BAD_REQUEST).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("items[1].quantity:"),
+        "{body}"
+    );
+
+    let mut negative = valid_order();
+    negative["items"][0]["unit_price_cents"] = json!(-5);
+    let body = problem(app.post_order(&negative).await, StatusCode::BAD_REQUEST).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("items[0].unit_price_cents:"),
+        "{body}"
+    );
+
+    let body = problem(
+        app.post_order(&json!({"currency": "EUR", "items": []}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("customer_id"),
+        "{body}"
+    );
+
+    let body = problem(
+        app.post_order(&json!([1, 2])).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("must be a JSON object"),
+        "{body}"
+    );
+
+    let valid = valid_order().to_string();
+    problem(
+        app.post_raw(None, valid.clone()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    let body = problem(
+        app.post_raw(Some("text/plain"), valid).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("text/plain"),
+        "{body}"
+    );
+
+    let mut huge = valid_order();
+    huge["padding"] = json!("x".repeat(2000));
+    let body = problem(app.post_order(&huge).await, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(body["detail"].as_str().unwrap().contains("1024"), "{body}");
+
+    let invalid = json!({
+        "customer_id": "no spaces allowed",
+        "currency": "eur",
+        "items": [{"sku": "OK", "quantity": 0, "unit_price_cents": 100_000_001}]
+    });
+    let body = problem(
+        app.post_order(&invalid).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "customer_id",
+            "currency",
+            "items[0].quantity",
+            "items[0].unit_price_cents"
+        ]
+    );
+
+    problem(
+        app.client.get(app.url("/orders")).send().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+    problem(
+        app.client.get(app.url("/nowhere")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    app.shut_down().await;
+    let published = count_records(&kafka, "orders").await;
+    assert_eq!(published, 0, "nothing was published");
+}
+
+#[tokio::test]
+async fn the_service_is_live_at_once_and_ready_once_it_reached_kafka() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    let live = app.client.get(app.url("/livez")).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    app.wait_ready().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_service_is_not_ready_while_kafka_is_unreachable() {
+    let kafka = MockKafka::start();
+    kafka.cluster.broker_down(1).unwrap();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    for _ in 0..3 {
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    kafka.cluster.broker_up(1).unwrap();
+    app.wait_ready().await;
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn with_the_broker_down_an_order_is_answered_503_within_the_delivery_timeout() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &["--delivery-timeout-ms", "2000"]).await;
+    app.wait_ready().await;
+    kafka.cluster.broker_down(1).unwrap();
+
+    let started = Instant::now();
+    let response = app.post_order(&valid_order()).await;
+    let waited = started.elapsed();
+    assert!(response.headers().contains_key("retry-after"));
+    problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(
+        waited < Duration::from_millis(2000 + 1500),
+        "waited {waited:?}"
+    );
+
+    kafka.cluster.broker_up(1).unwrap();
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_accepted_orders_and_publishes_all_of_them() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    app.wait_ready().await;
+    // Slow acknowledgements keep requests in flight when the signal arrives.
+    kafka
+        .cluster
+        .broker_round_trip_time(1, Duration::from_millis(500))
+        .unwrap();
+
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let request = app
+                .client
+                .post(app.url("/orders"))
+                .json(&valid_order())
+                .send();
+            tokio::spawn(request)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let addr = app.addr;
+    app.shut_down().await;
+
+    let mut created = 0;
+    for request in requests {
+        let response = request.await.unwrap().expect("in-flight request answered");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        created += 1;
+    }
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+    let count = count_records(&kafka, "orders").await;
+    assert_eq!(count, created);
+}

@@ -1,0 +1,141 @@
+//! Helpers for the services' integration tests: a fresh in-process Kafka
+//! (librdkafka's mock cluster) per test, and blocking functions that write
+//! records and read topics back without going through the code under test.
+//! They take the bootstrap address rather than the cluster, which is not
+//! `Send`, so tests can run them on a blocking thread.
+//!
+//! Every test gets its own cluster, so tests never share topics or groups.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// Partitions of the orders topic in every test cluster.
+pub const ORDERS_PARTITIONS: i32 = 3;
+
+/// A mock cluster of one broker (id 1) with the `orders` and `orders.dlq` topics.
+pub struct MockKafka {
+    /// The cluster, for fault injection (`broker_down`, round-trip times).
+    pub cluster: MockCluster<'static, DefaultProducerContext>,
+    /// Its `bootstrap.servers`.
+    pub bootstrap: String,
+}
+
+impl MockKafka {
+    /// Starts a cluster and creates the topics.
+    ///
+    /// # Panics
+    /// If librdkafka cannot start the cluster.
+    pub fn start() -> Self {
+        let cluster = MockCluster::new(1).expect("mock cluster starts");
+        cluster
+            .create_topic("orders", ORDERS_PARTITIONS, 1)
+            .expect("orders topic created");
+        cluster
+            .create_topic("orders.dlq", 1, 1)
+            .expect("dlq topic created");
+        let bootstrap = cluster.bootstrap_servers();
+        Self { cluster, bootstrap }
+    }
+}
+
+/// Writes one record and waits for the broker's acknowledgement.
+///
+/// # Panics
+/// If the record is not acknowledged within ten seconds.
+pub fn produce(
+    bootstrap: &str,
+    topic: &str,
+    key: Option<&[u8]>,
+    payload: &[u8],
+    headers: OwnedHeaders,
+) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("test producer created");
+    let mut record = BaseRecord::<[u8], [u8]>::to(topic)
+        .payload(payload)
+        .headers(headers);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    producer
+        .send(record)
+        .map_err(|(e, _)| e)
+        .expect("record queued");
+    producer
+        .flush(Duration::from_secs(10))
+        .expect("record acknowledged");
+}
+
+/// Reads `topic` from the beginning of every partition until `count`
+/// records arrived or `timeout` passed, and returns what arrived.
+pub fn read(bootstrap: &str, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-support-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("test consumer created");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .expect("partition added");
+    }
+    consumer.assign(&assignment).expect("partitions assigned");
+
+    let deadline = Instant::now() + timeout;
+    let mut messages = Vec::new();
+    while messages.len() < count && Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            messages.push(message.detach());
+        }
+    }
+    messages
+}
+
+/// The number of records in `topic`, from the partitions' watermarks.
+///
+/// # Panics
+/// If the watermarks cannot be fetched.
+pub fn count(bootstrap: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("test consumer created");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            high - low
+        })
+        .sum()
+}
+
+/// The value of header `name` on `message`, as text.
+pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
+    use rdkafka::message::Headers;
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
