@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
-use service_kit::{KafkaArgs, LogFormat};
+use service_kit::KafkaArgs;
+use service_kit::telemetry::LogArgs;
 
 /// Settings of consumer-service.
 #[derive(Debug, Clone, Parser)]
@@ -43,9 +44,9 @@ pub struct Config {
     #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
     pub delivery_timeout_ms: u64,
 
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
-    pub log_format: LogFormat,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Starting point for a group without committed offsets.

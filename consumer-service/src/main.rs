@@ -6,6 +6,6 @@ use consumer_service::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    service_kit::telemetry::init(config.log_format)?;
+    config.log.init()?;
     consumer_service::run(config, service_kit::shutdown_signal()).await
 }

@@ -10,7 +10,7 @@
 use anyhow::Context;
 use clap::Parser;
 use rdkafka::mocking::MockCluster;
-use service_kit::LogFormat;
+use service_kit::telemetry::LogArgs;
 use std::net::SocketAddr;
 
 /// Settings of dev-stack itself; the services read theirs from the environment.
@@ -33,14 +33,14 @@ struct Args {
     #[arg(long, env = "ORDERS_PARTITIONS", default_value_t = 6)]
     partitions: i32,
 
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
-    log_format: LogFormat,
+    /// Logging.
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    service_kit::telemetry::init(args.log_format)?;
+    args.log.init()?;
 
     // Each service parses its own settings from the environment, exactly as
     // its binary would; only the addresses and the broker are overridden.

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::{KafkaArgs, LogFormat};
+use service_kit::KafkaArgs;
+use service_kit::telemetry::LogArgs;
 
 /// Settings of producer-service.
 #[derive(Debug, Clone, Parser)]
@@ -37,9 +38,9 @@ pub struct Config {
     #[arg(long, env = "FLUSH_TIMEOUT_MS", default_value_t = 10_000)]
     pub flush_timeout_ms: u64,
 
-    /// Log line format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
-    pub log_format: LogFormat,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 impl Config {

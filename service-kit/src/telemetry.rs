@@ -1,7 +1,7 @@
 //! Log output for both services: human-readable by default, JSON lines for
 //! log shippers, filtered by `RUST_LOG`.
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written to standard output.
@@ -12,6 +12,25 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, fields at the top level.
     Json,
+}
+
+/// Logging settings, flattened into each binary's configuration.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log line format. The level comes from `RUST_LOG` (default `info`,
+    /// e.g. `RUST_LOG=info,librdkafka=debug`).
+    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t)]
+    pub format: LogFormat,
+}
+
+impl LogArgs {
+    /// Installs the global subscriber; see [`init`].
+    ///
+    /// # Errors
+    /// As [`init`].
+    pub fn init(&self) -> anyhow::Result<()> {
+        init(self.format)
+    }
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level,
