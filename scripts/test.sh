@@ -4,4 +4,11 @@
 # cluster in-process on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --locked --workspace "$@"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --workspace "$@" 2>&1 | tee "$log"
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6 }
+     END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
