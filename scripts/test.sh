@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked --workspace "$@" 2>&1 | tee "$log"
+status=0
+cargo test --locked --workspace "$@" 2>&1 | tee "$log" || status=$?
 
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { passed += $4; failed += $6 }
      END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
