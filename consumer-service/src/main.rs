@@ -1,11 +1,28 @@
-//! Entry point: read config, set up logs, consume until SIGTERM or ctrl-c.
+//! Entry point: read config, set up logs, consume until SIGTERM or ctrl-c; or, with
+//! `healthcheck`, probe a running instance.
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use consumer_service::Config;
+use service_kit::healthcheck::{self, Command};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+async fn main() -> anyhow::Result<ExitCode> {
+    let Cli { command, config } = Cli::parse();
+    if let Some(Command::Healthcheck) = command {
+        return Ok(healthcheck::check(config.http_addr));
+    }
     config.log.init()?;
-    consumer_service::run(config, service_kit::shutdown_signal()).await
+    consumer_service::run(config, service_kit::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 //! shutdown signal.
 
 pub mod health;
+pub mod healthcheck;
 pub mod kafka;
 pub mod shutdown;
 pub mod telemetry;
