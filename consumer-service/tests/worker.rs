@@ -2,130 +2,56 @@
 //! JSON logs, against an in-process mock Kafka cluster (one per test).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::io::{Read, Write};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use order_contract::{LineItem, Order, headers};
 use rdkafka::Message;
 use rdkafka::message::{Header, OwnedHeaders};
 use serde_json::Value;
-use test_support::{MockKafka, header};
+use test_support::{MockKafka, ServiceProcess, header};
 use uuid::Uuid;
 
-/// A running consumer-service whose JSON log lines are collected.
-struct ConsumerProcess {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
+const WAIT: Duration = Duration::from_secs(30);
 
-impl ConsumerProcess {
-    fn start(kafka: &MockKafka) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_consumer-service"))
-            .env_clear()
-            .env("KAFKA_BROKERS", &kafka.bootstrap)
-            .env("HTTP_ADDR", "127.0.0.1:0")
-            .env("LOG_FORMAT", "json")
-            .env("COMMIT_INTERVAL_MS", "200")
+fn start_consumer(kafka: &MockKafka) -> ServiceProcess {
+    ServiceProcess::spawn(
+        env!("CARGO_BIN_EXE_consumer-service"),
+        &[
+            ("KAFKA_BROKERS", &kafka.bootstrap),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("COMMIT_INTERVAL_MS", "200"),
             // The mock coordinator waits almost a session timeout before it
             // rebalances a group whose last member left; keep that short.
-            .env(
+            (
                 "KAFKA_PROPERTIES",
                 "session.timeout.ms=3000;heartbeat.interval.ms=500",
-            )
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("consumer-service starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-                if tx.send(value).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits until a log line satisfies `matches` and returns it.
-    fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        if let Some(found) = self.seen.iter().find(|line| matches(line)) {
-            return found.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if matches(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no log line {what} within 30 s; saw:\n{:#?}", self.seen);
-    }
-
-    fn wait_for_message(&mut self, message: &str) -> Value {
-        self.wait_for(message, |line| line["message"] == message)
-    }
-
-    /// How many "order processed" lines each order id has so far.
-    fn processed(&self) -> HashMap<String, usize> {
-        let mut counts = HashMap::new();
-        for line in &self.seen {
-            if line["message"] == "order processed" {
-                *counts
-                    .entry(line["order_id"].as_str().unwrap().to_owned())
-                    .or_default() += 1;
-            }
-        }
-        counts
-    }
-
-    /// Sends SIGTERM, waits for the exit and collects the remaining lines.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        kill(pid, Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "consumer did not exit within 10 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // The reader thread ends with the pipe; collect all it read.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
-            self.seen.push(line);
-        }
-        status
-    }
-
-    fn logged(&self, message: &str) -> bool {
-        self.seen.iter().any(|line| line["message"] == message)
-    }
+            ),
+        ],
+    )
 }
 
-impl Drop for ConsumerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// How many "order processed" lines each order id has.
+fn processed(consumer: &mut ServiceProcess) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for line in consumer.logged("order processed") {
+        *counts
+            .entry(line["order_id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
+    counts
+}
+
+fn wait_for_order(consumer: &mut ServiceProcess, order: &Order) -> Value {
+    let id = order.order_id.to_string();
+    consumer.wait_for(&format!("for order {id}"), WAIT, |l| {
+        l["order_id"] == id.as_str()
+    })
+}
+
+fn stop(consumer: &mut ServiceProcess) {
+    let status = consumer.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
 }
 
 fn order(customer: &str) -> Order {
@@ -162,10 +88,9 @@ fn every_order_is_logged_once_and_a_restart_processes_nothing_twice() {
         publish(&kafka, order);
     }
 
-    let mut consumer = ConsumerProcess::start(&kafka);
+    let mut consumer = start_consumer(&kafka);
     for order in &first {
-        let id = order.order_id.to_string();
-        let line = consumer.wait_for(&format!("for order {id}"), |l| l["order_id"] == id.as_str());
+        let line = wait_for_order(&mut consumer, order);
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["message"], "order processed");
         assert_eq!(line["customer_id"], order.customer_id.as_str());
@@ -174,18 +99,16 @@ fn every_order_is_logged_once_and_a_restart_processes_nothing_twice() {
         assert_eq!(line["currency"], "EUR");
         assert!(line["partition"].is_i64() && line["offset"].is_i64());
     }
-    let status = consumer.terminate();
-    assert!(status.success(), "exit status {status}");
-    assert!(consumer.logged("consumer-service stopped; bye"));
+    stop(&mut consumer);
+    assert_eq!(consumer.logged("consumer-service stopped; bye").len(), 1);
 
     // A second run of the same group starts after the committed offsets.
-    let second = order("cust-late");
-    publish(&kafka, &second);
-    let mut consumer = ConsumerProcess::start(&kafka);
-    let id = second.order_id.to_string();
-    consumer.wait_for("for the late order", |l| l["order_id"] == id.as_str());
-    assert!(consumer.terminate().success());
-    let processed = consumer.processed();
+    let late = order("cust-late");
+    publish(&kafka, &late);
+    let mut consumer = start_consumer(&kafka);
+    wait_for_order(&mut consumer, &late);
+    stop(&mut consumer);
+    let processed = processed(&mut consumer);
     assert_eq!(
         processed.len(),
         1,
@@ -194,18 +117,18 @@ fn every_order_is_logged_once_and_a_restart_processes_nothing_twice() {
 }
 
 #[test]
-fn each_order_is_processed_exactly_once_in_one_run() {
+fn orders_published_while_the_consumer_runs_are_each_processed_exactly_once() {
     let kafka = MockKafka::start();
     let orders: Vec<Order> = (0..50).map(|i| order(&format!("c{i}"))).collect();
-    let mut consumer = ConsumerProcess::start(&kafka);
+    let mut consumer = start_consumer(&kafka);
     consumer.wait_for_message("partitions assigned");
     for order in &orders {
         publish(&kafka, order);
     }
-    let last = orders.last().unwrap().order_id.to_string();
-    consumer.wait_for("for the last order", |l| l["order_id"] == last.as_str());
-    assert!(consumer.terminate().success());
-    let counts = consumer.processed();
+    wait_for_order(&mut consumer, orders.last().unwrap());
+    stop(&mut consumer);
+
+    let counts = processed(&mut consumer);
     for order in &orders {
         assert_eq!(
             counts.get(&order.order_id.to_string()),
@@ -238,13 +161,16 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
     let valid = order("cust-2");
     publish(&kafka, &valid);
 
-    let mut consumer = ConsumerProcess::start(&kafka);
-    let id = valid.order_id.to_string();
-    consumer.wait_for("for the valid order", |l| l["order_id"] == id.as_str());
-    let warning = consumer.wait_for_message("poison record; dead-lettering it");
-    assert_eq!(warning["level"], "WARN");
-    assert!(warning["reason"].as_str().unwrap().contains("malformed"));
-    assert!(warning["partition"].is_i64() && warning["offset"].is_i64());
+    let mut consumer = start_consumer(&kafka);
+    wait_for_order(&mut consumer, &valid);
+    for reason in ["malformed order JSON", "currency must be"] {
+        let warning = consumer.wait_for(reason, WAIT, |l| {
+            l["message"] == "poison record; dead-lettering it"
+                && l["reason"].as_str().is_some_and(|r| r.contains(reason))
+        });
+        assert_eq!(warning["level"], "WARN");
+        assert!(warning["partition"].is_i64() && warning["offset"].is_i64());
+    }
 
     let dead = test_support::read(&kafka.bootstrap, "orders.dlq", 2, Duration::from_secs(10));
     assert_eq!(
@@ -282,19 +208,17 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
             .unwrap()
             .contains("currency")
     );
-
-    assert!(consumer.terminate().success());
+    stop(&mut consumer);
 }
 
 #[test]
 fn the_consumer_reports_ready_once_it_has_joined_the_group() {
     let kafka = MockKafka::start();
-    let mut consumer = ConsumerProcess::start(&kafka);
+    let mut consumer = start_consumer(&kafka);
     let listening = consumer.wait_for_message("consumer-service health listener up");
     let addr = listening["addr"].as_str().unwrap().to_owned();
     let get = |path: &str| {
         let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        use std::io::{Read, Write};
         write!(
             stream,
             "GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n"
@@ -307,5 +231,5 @@ fn the_consumer_reports_ready_once_it_has_joined_the_group() {
     assert!(get("/livez").starts_with("HTTP/1.1 200"));
     consumer.wait_for_message("partitions assigned");
     assert!(get("/readyz").starts_with("HTTP/1.1 200"));
-    assert!(consumer.terminate().success());
+    stop(&mut consumer);
 }

@@ -6,6 +6,10 @@
 //!
 //! Every test gets its own cluster, so tests never share topics or groups.
 
+mod process;
+
+pub use process::ServiceProcess;
+
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;

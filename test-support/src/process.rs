@@ -1,0 +1,164 @@
+//! A service binary run as a child process, its JSON log lines collected so
+//! tests can wait for and assert on what it logged.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// A running service with `LOG_FORMAT=json`; killed when dropped.
+pub struct ServiceProcess {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl ServiceProcess {
+    /// Starts `program` with only `env` (plus `LOG_FORMAT=json` and `PATH`) in
+    /// its environment, so the developer's shell cannot change the test.
+    ///
+    /// # Panics
+    /// If the program cannot be started.
+    pub fn spawn(program: impl AsRef<OsStr>, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(program.as_ref());
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LOG_FORMAT", "json")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", program.as_ref()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for a log line that satisfies `matches`.
+    ///
+    /// # Panics
+    /// If none arrives in time; the message lists what was logged.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(found) = self.seen.iter().find(|line| matches(line)) {
+            return found.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                break;
+            };
+            self.seen.push(line.clone());
+            if matches(&line) {
+                return line;
+            }
+        }
+        let tail = &self.seen[self.seen.len().saturating_sub(30)..];
+        panic!("no log line {what} within {timeout:?}; the last lines were:\n{tail:#?}");
+    }
+
+    /// Waits up to 30 seconds for a line whose message is `message`.
+    pub fn wait_for_message(&mut self, message: &str) -> Value {
+        self.wait_for(message, Duration::from_secs(30), |line| {
+            line["message"] == message
+        })
+    }
+
+    /// Every line logged so far.
+    pub fn lines(&mut self) -> &[Value] {
+        self.seen.extend(self.lines.try_iter());
+        &self.seen
+    }
+
+    /// The lines logged so far whose message is `message`.
+    pub fn logged(&mut self, message: &str) -> Vec<Value> {
+        self.lines()
+            .iter()
+            .filter(|line| line["message"] == message)
+            .cloned()
+            .collect()
+    }
+
+    /// Sends `signal` to the process.
+    ///
+    /// # Panics
+    /// If the signal cannot be sent.
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits in i32"));
+        kill(pid, signal).expect("signal sent");
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the exit, then collects
+    /// every remaining log line.
+    ///
+    /// # Panics
+    /// If the process has not exited by then.
+    pub fn terminate(&mut self, within: Duration) -> ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let status = self.wait_exit(within);
+        self.collect_rest();
+        status
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn crash(&mut self) {
+        self.signal(Signal::SIGKILL);
+        let _ = self.child.wait();
+        self.collect_rest();
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait on child") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The reader thread ends with the pipe; take all it read.
+    fn collect_rest(&mut self) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
