@@ -25,7 +25,9 @@ pub struct KafkaArgs {
         long = "kafka-property",
         env = "KAFKA_PROPERTIES",
         value_delimiter = ';',
-        value_name = "KEY=VALUE"
+        value_name = "KEY=VALUE",
+        // The values may hold credentials; --help must not print them.
+        hide_env_values = true
     )]
     pub properties: Vec<KafkaProperty>,
 }
