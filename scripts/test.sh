@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# The test command: every unit and integration test of the workspace. No
-# Docker, no external broker: integration tests start librdkafka's mock
-# cluster in-process on loopback.
+# The test command:
+#   1. every unit and integration test of the workspace, against
+#      librdkafka's in-process mock cluster (no Docker, no broker);
+#   2. the end-to-end suite against tansu (scripts/e2e.sh; the first run
+#      installs tansu, about 15 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+run() { "$@" 2>&1 | tee -a "$log"; }
+
 status=0
-cargo test --locked --workspace "$@" 2>&1 | tee "$log" || status=$?
+run cargo test --locked --workspace --exclude e2e-tests || status=$?
+if [ "$status" -eq 0 ]; then
+  run scripts/e2e.sh || status=$?
+fi
 
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { passed += $4; failed += $6 }

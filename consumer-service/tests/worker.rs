@@ -17,6 +17,7 @@ const WAIT: Duration = Duration::from_secs(30);
 fn start_consumer(kafka: &MockKafka) -> ServiceProcess {
     ServiceProcess::spawn(
         env!("CARGO_BIN_EXE_consumer-service"),
+        &[],
         &[
             ("KAFKA_BROKERS", &kafka.bootstrap),
             ("HTTP_ADDR", "127.0.0.1:0"),

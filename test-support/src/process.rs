@@ -19,14 +19,16 @@ pub struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    /// Starts `program` with only `env` (plus `LOG_FORMAT=json` and `PATH`) in
-    /// its environment, so the developer's shell cannot change the test.
+    /// Starts `program` with `args` and only `env` (plus `LOG_FORMAT=json`
+    /// and `PATH`) in its environment, so the developer's shell cannot change
+    /// the test.
     ///
     /// # Panics
     /// If the program cannot be started.
-    pub fn spawn(program: impl AsRef<OsStr>, env: &[(&str, &str)]) -> Self {
+    pub fn spawn(program: impl AsRef<OsStr>, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(program.as_ref());
         command
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LOG_FORMAT", "json")
