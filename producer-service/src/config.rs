@@ -30,6 +30,12 @@ pub struct Config {
     #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
     pub delivery_timeout_ms: u64,
 
+    /// Most orders waiting for a broker acknowledgement at once; beyond it
+    /// requests are answered 503 at once, so memory stays bounded when the
+    /// broker is slow or gone.
+    #[arg(long, env = "MAX_IN_FLIGHT_ORDERS", default_value_t = 4096)]
+    pub max_in_flight_orders: usize,
+
     /// Largest accepted request body, in bytes; larger bodies get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

@@ -59,6 +59,7 @@ impl ApiError {
             Self::UnreadableBody(_) => "unreadable-body",
             Self::MalformedJson(_) => "malformed-json",
             Self::Validation(_) => "validation-failed",
+            Self::Unavailable(PublishError::Overloaded) => "overloaded",
             Self::Unavailable(_) => "kafka-unavailable",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",

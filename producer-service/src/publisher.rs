@@ -8,6 +8,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use service_kit::Readiness;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 
@@ -24,6 +25,9 @@ pub struct Ack {
 /// the order was not acknowledged, so it may or may not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    /// `MAX_IN_FLIGHT_ORDERS` orders already await acknowledgement.
+    #[error("too many orders await acknowledgement")]
+    Overloaded,
     /// librdkafka's local queue is full: the broker is slower than the load.
     #[error("the producer queue is full")]
     QueueFull,
@@ -39,7 +43,7 @@ impl PublishError {
     /// How long a client should wait before retrying.
     pub fn retry_after(&self) -> Duration {
         match self {
-            Self::QueueFull => Duration::from_secs(1),
+            Self::Overloaded | Self::QueueFull => Duration::from_secs(1),
             Self::TimedOut(_) | Self::Kafka(_) => Duration::from_secs(5),
         }
     }
@@ -51,6 +55,7 @@ pub struct Publisher {
     producer: FutureProducer,
     topic: String,
     delivery_timeout: Duration,
+    in_flight: Semaphore,
 }
 
 impl Publisher {
@@ -61,6 +66,7 @@ impl Publisher {
             producer,
             topic: config.orders_topic.clone(),
             delivery_timeout: config.delivery_timeout(),
+            in_flight: Semaphore::new(config.max_in_flight_orders),
         })
     }
 
@@ -71,6 +77,12 @@ impl Publisher {
 
     /// Publishes `order` keyed by its id and waits for the broker's acknowledgement.
     pub async fn publish(&self, order: &Order) -> Result<Ack, PublishError> {
+        // Shed load rather than queue without limit; the permit is held
+        // until the broker answered.
+        let _permit = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| PublishError::Overloaded)?;
         let key = order.order_id.to_string();
         let payload = order.encode();
         let record = FutureRecord::to(&self.topic)

@@ -396,3 +396,47 @@ async fn shutdown_waits_for_accepted_orders_and_publishes_all_of_them() {
     let count = count_records(&kafka, "orders").await;
     assert_eq!(count, created);
 }
+
+#[tokio::test]
+async fn beyond_the_in_flight_limit_orders_are_shed_with_503_at_once() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &["--max-in-flight-orders", "2"]).await;
+    app.wait_ready().await;
+    kafka
+        .cluster
+        .broker_round_trip_time(1, Duration::from_millis(1000))
+        .unwrap();
+
+    let started = Instant::now();
+    let requests: Vec<_> = (0..6)
+        .map(|_| {
+            tokio::spawn(
+                app.client
+                    .post(app.url("/orders"))
+                    .json(&valid_order())
+                    .send(),
+            )
+        })
+        .collect();
+    let mut created = 0;
+    let mut shed = 0;
+    for request in requests {
+        let response = request.await.unwrap().unwrap();
+        if response.status() == StatusCode::CREATED {
+            created += 1;
+        } else {
+            assert_eq!(response.headers()["retry-after"], "1");
+            let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+            assert_eq!(body["type"], "urn:problem-type:orders:overloaded");
+            shed += 1;
+        }
+    }
+    assert_eq!((created, shed), (2, 4));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    app.shut_down().await;
+    assert_eq!(
+        count_records(&kafka, "orders").await,
+        2,
+        "shed orders were not published"
+    );
+}
