@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "COMMIT_INTERVAL_MS", default_value_t = 5_000)]
     pub commit_interval_ms: u64,
 
+    /// How many times the business step is tried for one order before the
+    /// record is dead-lettered (with capped exponential backoff in between).
+    #[arg(long, env = "PROCESS_ATTEMPTS", default_value_t = 5)]
+    pub process_attempts: u32,
+
     /// How long a dead-letter write may take before it is retried.
     #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
     pub delivery_timeout_ms: u64,

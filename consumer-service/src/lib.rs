@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
+pub use handler::{LogOrder, Process, ProcessError};
 
 /// Binds `config.http_addr` and consumes until `shutdown` completes.
 ///
@@ -34,14 +35,28 @@ pub async fn run(
     serve(listener, config, shutdown).await
 }
 
-/// Consumes until `shutdown` completes, serving health checks on `listener`;
-/// then commits offsets and leaves the group.
+/// Consumes until `shutdown` completes, processing each order with
+/// [`LogOrder`] and serving health checks on `listener`; then commits offsets
+/// and leaves the group.
 ///
 /// # Errors
 /// Fails if Kafka clients cannot be created or the health server fails.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(listener, config, LogOrder, shutdown).await
+}
+
+/// [`serve`] with another business step than [`LogOrder`].
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    processor: impl Process,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let readiness = Readiness::default();
@@ -61,7 +76,7 @@ pub async fn serve(
         trigger.cancel();
     });
 
-    let consumed = worker::consume(&config, readiness, cancel.clone()).await;
+    let consumed = worker::consume(&config, processor, readiness, cancel.clone()).await;
     cancel.cancel();
     health
         .await

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::context::GroupContext;
 use crate::dead_letter::DeadLetters;
-use crate::handler::{self, Position};
+use crate::handler::{self, Poison, Position, Process};
 
 /// The group consumer this service uses.
 pub type OrdersConsumer = StreamConsumer<GroupContext>;
@@ -48,16 +48,21 @@ pub fn client_config(config: &Config) -> ClientConfig {
 /// Fails if a Kafka client cannot be created or the topic cannot be subscribed.
 pub async fn consume(
     config: &Config,
+    processor: impl Process,
     readiness: Readiness,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let consumer: Arc<OrdersConsumer> = Arc::new(
         client_config(config)
-            .create_with_context(GroupContext::new(readiness))
+            .create_with_context(GroupContext::new(readiness.clone()))
             .context("cannot create the Kafka consumer")?,
     );
-    let dead_letters =
-        DeadLetters::new(config).context("cannot create the dead-letter producer")?;
+    let worker = Worker {
+        processor,
+        dead_letters: DeadLetters::new(config).context("cannot create the dead-letter producer")?,
+        attempts: config.process_attempts.max(1),
+        cancel: cancel.clone(),
+    };
     consumer
         .subscribe(&[&config.orders_topic])
         .with_context(|| format!("cannot subscribe to {}", config.orders_topic))?;
@@ -70,39 +75,87 @@ pub async fn consume(
         };
         match message {
             Ok(message) => {
-                if handle(&message, &dead_letters, &cancel).await {
+                if worker.handle(&message).await {
                     store_offset(&consumer, &message);
                 }
             }
-            // Errors here are transient (broker gone, rebalance in progress):
+            // Processing took longer than max.poll.interval.ms: librdkafka
+            // left the group and rejoins on the next poll. Say so loudly.
+            Err(KafkaError::MessageConsumption(RDKafkaErrorCode::PollExceeded)) => {
+                readiness.set_connected(false);
+                tracing::error!(
+                    "processing exceeded max.poll.interval.ms; left the group, rejoining"
+                );
+            }
+            // Other errors are transient (broker gone, rebalance in progress):
             // librdkafka keeps reconnecting, so report and go on.
             Err(error) => tracing::warn!(%error, "consumer error"),
         }
     }
 
-    dead_letters.flush(Duration::from_secs(5)).await;
+    worker.dead_letters.flush(Duration::from_secs(5)).await;
     tokio::task::spawn_blocking(move || leave_group(&consumer))
         .await
         .context("shutdown task failed")?;
     Ok(())
 }
 
-/// Handles one record; true once it is done with (processed or dead-lettered).
-async fn handle(
-    message: &BorrowedMessage<'_>,
-    dead_letters: &DeadLetters,
-    cancel: &CancellationToken,
-) -> bool {
-    let at = Position {
-        partition: message.partition(),
-        offset: message.offset(),
-    };
-    match handler::handle(message.payload(), at) {
-        Ok(()) => true,
-        Err(poison) => {
-            let reason = poison.to_string();
-            tracing::warn!(partition = at.partition, offset = at.offset, %reason, "poison record; dead-lettering it");
-            dead_letters.send(message, &reason, cancel).await
+/// Everything needed to handle one record.
+struct Worker<P> {
+    processor: P,
+    dead_letters: DeadLetters,
+    attempts: u32,
+    cancel: CancellationToken,
+}
+
+impl<P: Process> Worker<P> {
+    /// Handles one record; true once it is done with (processed or
+    /// dead-lettered), false if shutdown interrupted it.
+    async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
+        let at = Position {
+            partition: message.partition(),
+            offset: message.offset(),
+        };
+        let poison = match handler::decode(message.payload()) {
+            Ok(order) => match self.process(&order, at).await {
+                Some(Ok(())) => return true,
+                Some(Err(poison)) => poison,
+                None => return false,
+            },
+            Err(poison) => poison,
+        };
+        let reason = poison.to_string();
+        tracing::warn!(partition = at.partition, offset = at.offset, %reason, "poison record; dead-lettering it");
+        self.dead_letters.send(message, &reason, &self.cancel).await
+    }
+
+    /// Runs the business step, retrying failures with capped backoff.
+    /// `None` if shutdown came first.
+    async fn process(
+        &self,
+        order: &order_contract::Order,
+        at: Position,
+    ) -> Option<Result<(), Poison>> {
+        let mut backoff = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let error = match self.processor.process(order, at).await {
+                Ok(()) => return Some(Ok(())),
+                Err(error) => error,
+            };
+            if attempt >= self.attempts {
+                return Some(Err(Poison::Exhausted {
+                    attempts: attempt,
+                    last: error,
+                }));
+            }
+            tracing::warn!(order_id = %order.order_id, attempt, %error, retry_in_ms = backoff.as_millis(), "processing failed; retrying");
+            tokio::select! {
+                () = self.cancel.cancelled() => return None,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            attempt += 1;
         }
     }
 }

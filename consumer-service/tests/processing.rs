@@ -1,0 +1,135 @@
+//! The business step's failures: retried with backoff, then dead-lettered,
+//! never dropped. The consumer runs in-process with a test processor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use consumer_service::handler::Position;
+use consumer_service::{Config, Process, ProcessError};
+use order_contract::{LineItem, Order, headers};
+use rdkafka::Message;
+use rdkafka::message::OwnedHeaders;
+use test_support::{MockKafka, header};
+use uuid::Uuid;
+
+/// Fails every order of customer `broken`, and the first two attempts for
+/// customer `flaky`; counts the calls per customer.
+#[derive(Clone, Default)]
+struct Flaky {
+    calls: Arc<Mutex<HashMap<String, u32>>>,
+    succeeded: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process for Flaky {
+    async fn process(&self, order: &Order, _at: Position) -> Result<(), ProcessError> {
+        let calls = {
+            let mut calls = self.calls.lock().unwrap();
+            let n = calls.entry(order.customer_id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        match order.customer_id.as_str() {
+            "broken" => Err(ProcessError("the ledger is down".to_owned())),
+            "flaky" if calls <= 2 => Err(ProcessError(format!("timeout #{calls}"))),
+            _ => {
+                self.succeeded
+                    .lock()
+                    .unwrap()
+                    .push(order.customer_id.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn publish(kafka: &MockKafka, customer: &str) {
+    let order = Order {
+        order_id: Uuid::now_v7(),
+        customer_id: customer.to_owned(),
+        currency: "EUR".to_owned(),
+        items: vec![LineItem {
+            sku: "A".to_owned(),
+            quantity: 1,
+            unit_price_cents: 5,
+        }],
+        total_cents: 5,
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    let key = order.order_id.to_string();
+    test_support::produce(
+        &kafka.bootstrap,
+        "orders",
+        Some(key.as_bytes()),
+        &order.encode(),
+        OwnedHeaders::new(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_order_is_retried_then_dead_lettered_and_later_orders_still_flow() {
+    let kafka = MockKafka::start();
+    for customer in ["flaky", "broken", "fine"] {
+        publish(&kafka, customer);
+    }
+    let config = Config::try_parse_from([
+        "consumer-service",
+        "--kafka-brokers",
+        &kafka.bootstrap,
+        "--process-attempts",
+        "3",
+    ])
+    .unwrap();
+    let processor = Flaky::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let consumer = tokio::spawn(consumer_service::serve_with(
+        listener,
+        config,
+        processor.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while processor.succeeded.lock().unwrap().len() < 2
+        || processor.calls.lock().unwrap().get("broken") < Some(&3)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "calls so far: {:?}",
+            processor.calls.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bootstrap = kafka.bootstrap.clone();
+    let dead = tokio::task::spawn_blocking(move || {
+        test_support::read(&bootstrap, "orders.dlq", 1, Duration::from_secs(10))
+    })
+    .await
+    .unwrap();
+    stop.send(()).unwrap();
+    consumer.await.unwrap().unwrap();
+
+    let calls = processor.calls.lock().unwrap().clone();
+    assert_eq!(calls["flaky"], 3, "two failures, then success");
+    assert_eq!(calls["broken"], 3, "PROCESS_ATTEMPTS bounds the attempts");
+    assert_eq!(calls["fine"], 1);
+    let mut succeeded = processor.succeeded.lock().unwrap().clone();
+    succeeded.sort();
+    assert_eq!(succeeded, ["fine", "flaky"]);
+
+    assert_eq!(dead.len(), 1, "only the broken order is dead-lettered");
+    let reason = header(&dead[0], headers::DLQ_REASON).unwrap();
+    assert_eq!(
+        reason,
+        "processing failed 3 times, last: the ledger is down"
+    );
+    assert!(
+        dead[0]
+            .payload()
+            .is_some_and(|p| Order::decode(p).unwrap().customer_id == "broken")
+    );
+}
