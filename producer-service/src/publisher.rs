@@ -174,6 +174,9 @@ pub fn client_config(config: &Config) -> ClientConfig {
         ("acks", "all".to_owned()),
         ("enable.idempotence", "true".to_owned()),
         ("message.timeout.ms", config.delivery_timeout_ms.to_string()),
+        // librdkafka backs off up to 10 s between reconnects; after a few
+        // dropped connections that alone outlasts the delivery timeout.
+        ("reconnect.backoff.max.ms", "1000".to_owned()),
     ])
 }
 

@@ -1,124 +1,17 @@
 //! Black-box tests of the HTTP API: the real service on port 0 against an
 //! in-process mock Kafka cluster, one cluster per test.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use common::{TestApp, count_records, problem, valid_order};
 use order_contract::{Order, headers};
-use producer_service::Config;
 use producer_service::handler::OrderAccepted;
 use rdkafka::Message;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use test_support::{MockKafka, header};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-struct TestApp {
-    addr: SocketAddr,
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<anyhow::Result<()>>,
-}
-
-impl TestApp {
-    async fn spawn(kafka: &MockKafka, extra: &[&str]) -> Self {
-        let mut args = vec!["producer-service", "--kafka-brokers", &kafka.bootstrap];
-        args.extend_from_slice(extra);
-        let config = Config::try_parse_from(args).expect("test config parses");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(producer_service::serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            addr,
-            client: reqwest::Client::new(),
-            stop: Some(stop),
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn post_order(&self, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url("/orders"))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    async fn post_raw(
-        &self,
-        content_type: Option<&str>,
-        body: impl Into<reqwest::Body>,
-    ) -> reqwest::Response {
-        let mut request = self.client.post(self.url("/orders")).body(body);
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        request.send().await.expect("request sent")
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            let response = self.client.get(self.url("/readyz")).send().await;
-            if response.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("producer-service never became ready");
-    }
-
-    async fn shut_down(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(15), self.server)
-            .await
-            .expect("shutdown finishes")
-            .expect("server task")
-            .expect("server exits cleanly");
-    }
-}
-
-fn valid_order() -> Value {
-    json!({
-        "customer_id": "cust-42",
-        "currency": "EUR",
-        "items": [
-            {"sku": "BOOK-1", "quantity": 2, "unit_price_cents": 1299},
-            {"sku": "PEN-7", "quantity": 1, "unit_price_cents": 250}
-        ]
-    })
-}
-
-async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.expect("problem body is JSON");
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()));
-    assert!(body["title"].is_string());
-    body
-}
-
-/// Counts the records in `topic` on a blocking thread, off the runtime the service runs on.
-async fn count_records(kafka: &MockKafka, topic: &'static str) -> i64 {
-    let bootstrap = kafka.bootstrap.clone();
-    tokio::task::spawn_blocking(move || test_support::count(&bootstrap, topic))
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_valid_order_is_stored_in_the_topic_where_the_response_says() {

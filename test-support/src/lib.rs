@@ -6,8 +6,10 @@
 //!
 //! Every test gets its own cluster, so tests never share topics or groups.
 
+mod ledger;
 mod process;
 
+pub use ledger::{Ledger, Placement, Report};
 pub use process::ServiceProcess;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,220 @@
+//! Helpers shared by the producer's test files: the service on port 0
+//! against a mock cluster, and problem-document assertions.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use producer_service::Config;
+use rdkafka::Message;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use test_support::{Ledger, MockKafka, Placement, Report};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(kafka: &MockKafka, extra: &[&str]) -> Self {
+        let mut args = vec!["producer-service", "--kafka-brokers", &kafka.bootstrap];
+        args.extend_from_slice(extra);
+        let config = Config::try_parse_from(args).expect("test config parses");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(producer_service::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/orders"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_raw(
+        &self,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/orders")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let response = self.client.get(self.url("/readyz")).send().await;
+            if response.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("producer-service never became ready");
+    }
+
+    pub async fn shut_down(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(15), self.server)
+            .await
+            .expect("shutdown finishes")
+            .expect("server task")
+            .expect("server exits cleanly");
+    }
+}
+
+pub fn valid_order() -> Value {
+    json!({
+        "customer_id": "cust-42",
+        "currency": "EUR",
+        "items": [
+            {"sku": "BOOK-1", "quantity": 2, "unit_price_cents": 1299},
+            {"sku": "PEN-7", "quantity": 1, "unit_price_cents": 250}
+        ]
+    })
+}
+
+pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["title"].is_string());
+    body
+}
+
+/// Counts the records in `topic` on a blocking thread, off the runtime the service runs on.
+pub async fn count_records(kafka: &MockKafka, topic: &'static str) -> i64 {
+    let bootstrap = kafka.bootstrap.clone();
+    tokio::task::spawn_blocking(move || test_support::count(&bootstrap, topic))
+        .await
+        .unwrap()
+}
+
+/// One request of a load run.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The client-chosen order id.
+    pub order_id: String,
+    /// HTTP status, or `None` when no answer came (connection refused or reset).
+    pub status: Option<u16>,
+    /// Where the order was stored, from a 201 body.
+    pub placement: Option<Placement>,
+    /// How long the request took.
+    pub elapsed: Duration,
+}
+
+/// Runs `workers` clients, each posting orders one after another, until
+/// `stop` is set; returns every outcome.
+pub async fn load_until(app: &TestApp, workers: usize, stop: Arc<AtomicBool>) -> Vec<Outcome> {
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = app.url("/orders");
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    outcomes.push(post_one(&client, &url).await);
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("load worker"));
+    }
+    all
+}
+
+async fn post_one(client: &reqwest::Client, url: &str) -> Outcome {
+    let order_id = uuid::Uuid::now_v7().to_string();
+    let mut body = valid_order();
+    body["order_id"] = json!(order_id);
+    let started = Instant::now();
+    let response = client.post(url).json(&body).send().await;
+    let (status, placement) = match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let placement =
+                body["partition"]
+                    .as_i64()
+                    .zip(body["offset"].as_i64())
+                    .map(|(p, o)| Placement {
+                        partition: i32::try_from(p).expect("partition fits"),
+                        offset: o,
+                    });
+            (Some(status), placement)
+        }
+        Err(_) => (None, None),
+    };
+    Outcome {
+        order_id,
+        status,
+        placement,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Fills a ledger with the 201 answers of `outcomes` and every record of the
+/// orders topic, and returns its report.
+pub async fn check_topic(kafka: &MockKafka, outcomes: &[Outcome]) -> Report {
+    let mut ledger = Ledger::default();
+    for outcome in outcomes {
+        if let (Some(201), Some(at)) = (outcome.status, outcome.placement) {
+            ledger.acked(outcome.order_id.clone(), at);
+        }
+    }
+    let stored = usize::try_from(count_records(kafka, "orders").await).expect("count");
+    let bootstrap = kafka.bootstrap.clone();
+    let records = tokio::task::spawn_blocking(move || {
+        test_support::read(&bootstrap, "orders", stored, Duration::from_secs(30))
+    })
+    .await
+    .expect("reader");
+    assert_eq!(records.len(), stored, "every stored record is readable");
+    for record in &records {
+        let key = String::from_utf8_lossy(record.key().expect("keyed")).into_owned();
+        ledger.seen(
+            key,
+            Placement {
+                partition: record.partition(),
+                offset: record.offset(),
+            },
+        );
+    }
+    ledger.report()
+}
