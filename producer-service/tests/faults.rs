@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
-use common::{Outcome, TestApp, check_topic, load_until, valid_order};
+use common::{TestApp, check_topic, load_until, valid_order};
 use order_contract::{LineItem, Order};
 use producer_service::Config;
 use producer_service::publisher::Publisher;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use reqwest::StatusCode;
 use test_support::MockKafka;
+use test_support::load::Outcome;
 
 fn count(outcomes: &[Outcome], status: u16) -> usize {
-    outcomes.iter().filter(|o| o.status == Some(status)).count()
+    test_support::load::count(outcomes, Some(status))
 }
 
 /// Runs `workers` clients while `fault` runs, then stops them.

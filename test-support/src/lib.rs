@@ -7,6 +7,7 @@
 //! Every test gets its own cluster, so tests never share topics or groups.
 
 mod ledger;
+pub mod load;
 mod process;
 
 pub use ledger::{Ledger, Placement, Report};

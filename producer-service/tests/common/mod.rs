@@ -5,15 +5,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use producer_service::Config;
-use rdkafka::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use test_support::{Ledger, MockKafka, Placement, Report};
+use test_support::load::Outcome;
+use test_support::{MockKafka, Report};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -122,99 +122,18 @@ pub async fn count_records(kafka: &MockKafka, topic: &'static str) -> i64 {
         .unwrap()
 }
 
-/// One request of a load run.
-#[derive(Debug)]
-pub struct Outcome {
-    /// The client-chosen order id.
-    pub order_id: String,
-    /// HTTP status, or `None` when no answer came (connection refused or reset).
-    pub status: Option<u16>,
-    /// Where the order was stored, from a 201 body.
-    pub placement: Option<Placement>,
-    /// How long the request took.
-    pub elapsed: Duration,
-}
-
-/// Runs `workers` clients, each posting orders one after another, until
-/// `stop` is set; returns every outcome.
+/// Runs `workers` clients against the app until `stop` is set.
 pub async fn load_until(app: &TestApp, workers: usize, stop: Arc<AtomicBool>) -> Vec<Outcome> {
-    let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let client = app.client.clone();
-            let url = app.url("/orders");
-            let stop = Arc::clone(&stop);
-            tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    outcomes.push(post_one(&client, &url).await);
-                }
-                outcomes
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.expect("load worker"));
-    }
-    all
+    test_support::load::run_until(&app.url("/orders"), workers, stop).await
 }
 
-async fn post_one(client: &reqwest::Client, url: &str) -> Outcome {
-    let order_id = uuid::Uuid::now_v7().to_string();
-    let mut body = valid_order();
-    body["order_id"] = json!(order_id);
-    let started = Instant::now();
-    let response = client.post(url).json(&body).send().await;
-    let (status, placement) = match response {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let placement =
-                body["partition"]
-                    .as_i64()
-                    .zip(body["offset"].as_i64())
-                    .map(|(p, o)| Placement {
-                        partition: i32::try_from(p).expect("partition fits"),
-                        offset: o,
-                    });
-            (Some(status), placement)
-        }
-        Err(_) => (None, None),
-    };
-    Outcome {
-        order_id,
-        status,
-        placement,
-        elapsed: started.elapsed(),
-    }
-}
-
-/// Fills a ledger with the 201 answers of `outcomes` and every record of the
-/// orders topic, and returns its report.
+/// Compares the 201 answers with every record of the orders topic.
 pub async fn check_topic(kafka: &MockKafka, outcomes: &[Outcome]) -> Report {
-    let mut ledger = Ledger::default();
-    for outcome in outcomes {
-        if let (Some(201), Some(at)) = (outcome.status, outcome.placement) {
-            ledger.acked(outcome.order_id.clone(), at);
-        }
-    }
-    let stored = usize::try_from(count_records(kafka, "orders").await).expect("count");
     let bootstrap = kafka.bootstrap.clone();
-    let records = tokio::task::spawn_blocking(move || {
-        test_support::read(&bootstrap, "orders", stored, Duration::from_secs(30))
+    let outcomes = outcomes.to_vec();
+    tokio::task::spawn_blocking(move || {
+        test_support::load::check_topic(&bootstrap, "orders", &outcomes)
     })
     .await
-    .expect("reader");
-    assert_eq!(records.len(), stored, "every stored record is readable");
-    for record in &records {
-        let key = String::from_utf8_lossy(record.key().expect("keyed")).into_owned();
-        ledger.seen(
-            key,
-            Placement {
-                partition: record.partition(),
-                offset: record.offset(),
-            },
-        );
-    }
-    ledger.report()
+    .expect("checker")
 }
