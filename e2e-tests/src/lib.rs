@@ -7,8 +7,10 @@
 //! `CONSUMER_BIN`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -16,7 +18,8 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::Value;
-use test_support::ServiceProcess;
+use test_support::load::Outcome;
+use test_support::{Ledger, Placement, ServiceProcess};
 
 /// Partitions of the orders topic, as in docker-compose.yml.
 pub const ORDERS_PARTITIONS: i32 = 6;
@@ -25,10 +28,13 @@ pub const ORDERS_PARTITIONS: i32 = 6;
 /// 3 to 25 seconds for a first assignment.
 pub const GROUP_WAIT: Duration = Duration::from_secs(90);
 
-/// A tansu broker with in-memory storage, killed when dropped.
+/// A tansu broker, killed when dropped.
 pub struct Broker {
-    _process: ServiceProcess,
+    process: ServiceProcess,
+    dir: PathBuf,
     tansu: PathBuf,
+    port: u16,
+    storage: String,
     /// `host:port` for `KAFKA_BROKERS`.
     pub bootstrap: String,
 }
@@ -40,6 +46,17 @@ impl Broker {
     /// # Panics
     /// If tansu is missing or does not come up within 30 seconds.
     pub fn start() -> Self {
+        Self::start_in(Path::new("."), "memory://tansu/")
+    }
+
+    /// Like [`Broker::start`] with tansu's working directory `dir` and
+    /// `storage` as its storage engine, e.g. `sqlite://tansu.db` (a path
+    /// relative to `dir`), which keeps every acknowledged record across a
+    /// SIGKILL.
+    ///
+    /// # Panics
+    /// As [`Broker::start`].
+    pub fn start_in(dir: &Path, storage: &str) -> Self {
         let tansu = binary("TANSU_BIN", || {
             let cache = std::env::var_os("TANSU_CACHE").map_or_else(
                 || home().join(".cache/orders-pipeline/tansu"),
@@ -48,29 +65,30 @@ impl Broker {
             cache.join("bin/tansu")
         });
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let process = ServiceProcess::spawn(
-            &tansu,
-            &[
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            &[("RUST_LOG", "warn")],
-        );
+        let process = spawn_tansu(dir, &tansu, port, storage);
         let broker = Self {
-            _process: process,
+            process,
+            dir: dir.to_owned(),
             tansu,
+            port,
+            storage: storage.to_owned(),
             bootstrap: format!("127.0.0.1:{port}"),
         };
         broker.wait_until_up();
         broker.create_topic("orders", ORDERS_PARTITIONS);
         broker.create_topic("orders.dlq", 1);
         broker
+    }
+
+    /// Kills the broker with SIGKILL, as a crash would.
+    pub fn crash(&mut self) {
+        self.process.crash();
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn restart(&mut self) {
+        self.process = spawn_tansu(&self.dir, &self.tansu, self.port, &self.storage);
+        self.wait_until_up();
     }
 
     fn wait_until_up(&self) {
@@ -189,15 +207,19 @@ impl Broker {
 /// # Panics
 /// If it does not become ready within 30 seconds.
 pub fn start_producer(broker: &Broker) -> (ServiceProcess, String) {
+    start_producer_with(&broker.bootstrap, &[])
+}
+
+/// [`start_producer`] against any bootstrap address, with extra environment
+/// variables.
+///
+/// # Panics
+/// As [`start_producer`].
+pub fn start_producer_with(bootstrap: &str, env: &[(&str, &str)]) -> (ServiceProcess, String) {
     let bin = binary("PRODUCER_BIN", || release_binary("producer-service"));
-    let mut process = ServiceProcess::spawn(
-        bin,
-        &[],
-        &[
-            ("KAFKA_BROKERS", &broker.bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-        ],
-    );
+    let mut all = vec![("KAFKA_BROKERS", bootstrap), ("HTTP_ADDR", "127.0.0.1:0")];
+    all.extend_from_slice(env);
+    let mut process = ServiceProcess::spawn(bin, &[], &all);
     let listening = process.wait_for_message("producer-service listening");
     let url = format!(
         "http://{}",
@@ -207,9 +229,13 @@ pub fn start_producer(broker: &Broker) -> (ServiceProcess, String) {
     (process, url)
 }
 
+/// Offsets are committed this often in the suite (milliseconds).
+pub const COMMIT_INTERVAL_MS: u64 = 500;
+
 /// Starts consumer-service in `group` against `broker`; does not wait for an assignment.
 pub fn start_consumer(broker: &Broker, group: &str) -> ServiceProcess {
     let bin = binary("CONSUMER_BIN", || release_binary("consumer-service"));
+    let interval = COMMIT_INTERVAL_MS.to_string();
     ServiceProcess::spawn(
         bin,
         &[],
@@ -217,9 +243,24 @@ pub fn start_consumer(broker: &Broker, group: &str) -> ServiceProcess {
             ("KAFKA_BROKERS", &broker.bootstrap),
             ("HTTP_ADDR", "127.0.0.1:0"),
             ("CONSUMER_GROUP", group),
-            ("COMMIT_INTERVAL_MS", "500"),
+            ("COMMIT_INTERVAL_MS", &interval),
         ],
     )
+}
+
+/// Adds every "order processed" line of `consumer` to `ledger`, in log order.
+pub fn record_processed(consumer: &mut ServiceProcess, ledger: &mut Ledger) {
+    for line in consumer.logged("order processed") {
+        let (Some(id), Some(partition), Some(offset)) = (
+            line["order_id"].as_str(),
+            line["partition"].as_i64(),
+            line["offset"].as_i64(),
+        ) else {
+            panic!("malformed order line: {line}");
+        };
+        let partition = i32::try_from(partition).expect("partition fits");
+        ledger.seen(id, Placement { partition, offset });
+    }
 }
 
 /// The partitions a consumer holds according to its last assignment log line.
@@ -279,6 +320,35 @@ pub fn wait_processed(
             ids.len()
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Closed-loop load on a background thread, for tests that break things
+/// while it runs.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Outcome>>,
+}
+
+impl Load {
+    /// Starts `workers` clients posting to `{url}/orders`.
+    pub fn start(url: &str, workers: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (orders, flag) = (format!("{url}/orders"), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(test_support::load::run_until(&orders, workers, flag))
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops the clients and returns every outcome.
+    pub fn stop(self) -> Vec<Outcome> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("load thread")
     }
 }
 
@@ -344,6 +414,24 @@ pub fn order_body(n: usize) -> String {
         "items": [{"sku": "BOOK-1", "quantity": 1 + n % 5, "unit_price_cents": 1299}]
     })
     .to_string()
+}
+
+fn spawn_tansu(dir: &Path, tansu: &Path, port: u16, storage: &str) -> ServiceProcess {
+    let url = format!("tcp://127.0.0.1:{port}");
+    ServiceProcess::spawn_in(
+        dir,
+        tansu,
+        &[
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            storage,
+        ],
+        &[("RUST_LOG", "warn")],
+    )
 }
 
 fn binary(var: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {

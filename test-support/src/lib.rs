@@ -85,28 +85,28 @@ pub fn produce(
 /// Reads `topic` from the beginning of every partition until `count`
 /// records arrived or `timeout` passed, and returns what arrived.
 pub fn read(bootstrap: &str, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "test-support-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("test consumer created");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("topic metadata");
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .expect("partition added");
-    }
-    consumer.assign(&assignment).expect("partitions assigned");
-
+    let consumer = assigned_reader(bootstrap, topic);
     let deadline = Instant::now() + timeout;
     let mut messages = Vec::new();
     while messages.len() < count && Instant::now() < deadline {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
             messages.push(message.detach());
+        }
+    }
+    messages
+}
+
+/// Reads `topic` from the beginning of every partition until no record has
+/// arrived for `idle`, and returns them all. Unlike [`count`] it does not
+/// trust the broker's watermarks (tansu 0.6 under-reports them).
+pub fn read_all(bootstrap: &str, topic: &str, idle: Duration) -> Vec<OwnedMessage> {
+    let consumer = assigned_reader(bootstrap, topic);
+    let mut messages = Vec::new();
+    let mut last = Instant::now();
+    while last.elapsed() < idle {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            messages.push(message.detach());
+            last = Instant::now();
         }
     }
     messages
@@ -134,6 +134,27 @@ pub fn count(bootstrap: &str, topic: &str) -> i64 {
             high - low
         })
         .sum()
+}
+
+/// A consumer assigned every partition of `topic` from the beginning, outside any group.
+fn assigned_reader(bootstrap: &str, topic: &str) -> BaseConsumer {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-support-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("test consumer created");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .expect("partition added");
+    }
+    consumer.assign(&assignment).expect("partitions assigned");
+    consumer
 }
 
 /// The value of header `name` on `message`, as text.

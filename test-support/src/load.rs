@@ -110,10 +110,7 @@ pub fn acked(outcomes: &[Outcome]) -> Ledger {
 }
 
 /// Compares the 201 answers of `outcomes` with every record of `topic`.
-/// Blocking.
-///
-/// # Panics
-/// If the topic's records cannot all be read.
+/// Blocking; returns once no new record arrived for three seconds.
 pub fn check_topic(bootstrap: &str, topic: &str, outcomes: &[Outcome]) -> Report {
     let mut ledger = acked(outcomes);
     let stored = usize::try_from(crate::count(bootstrap, topic)).expect("record count");

@@ -26,8 +26,22 @@ impl ServiceProcess {
     /// # Panics
     /// If the program cannot be started.
     pub fn spawn(program: impl AsRef<OsStr>, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_in(std::path::Path::new("."), program, args, env)
+    }
+
+    /// [`ServiceProcess::spawn`] in the working directory `dir`.
+    ///
+    /// # Panics
+    /// If the program cannot be started.
+    pub fn spawn_in(
+        dir: &std::path::Path,
+        program: impl AsRef<OsStr>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(program.as_ref());
         command
+            .current_dir(dir)
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -67,7 +81,7 @@ impl ServiceProcess {
         &mut self,
         what: &str,
         timeout: Duration,
-        matches: impl Fn(&Value) -> bool,
+        mut matches: impl FnMut(&Value) -> bool,
     ) -> Value {
         if let Some(found) = self.seen.iter().find(|line| matches(line)) {
             return found.clone();
