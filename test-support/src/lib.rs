@@ -96,14 +96,25 @@ pub fn read(bootstrap: &str, topic: &str, count: usize, timeout: Duration) -> Ve
     messages
 }
 
-/// Reads `topic` from the beginning of every partition until no record has
-/// arrived for `idle`, and returns them all. Unlike [`count`] it does not
-/// trust the broker's watermarks (tansu 0.6 under-reports them).
+/// Reads `topic` from the beginning of every partition: at least as many
+/// records as the watermarks promise, then on until no record has arrived
+/// for `idle`. Reading on matters because tansu 0.6 under-reports
+/// watermarks.
+///
+/// # Panics
+/// If the promised records do not arrive within a minute.
 pub fn read_all(bootstrap: &str, topic: &str, idle: Duration) -> Vec<OwnedMessage> {
+    let promised = usize::try_from(count(bootstrap, topic)).expect("record count");
     let consumer = assigned_reader(bootstrap, topic);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut messages = Vec::new();
     let mut last = Instant::now();
-    while last.elapsed() < idle {
+    while messages.len() < promised || last.elapsed() < idle {
+        assert!(
+            Instant::now() < deadline,
+            "read {} of {promised} records",
+            messages.len()
+        );
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
             messages.push(message.detach());
             last = Instant::now();
