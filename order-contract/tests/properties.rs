@@ -1,0 +1,186 @@
+//! Properties of the contract that example tests cannot cover: the decoder
+//! survives any input, valid orders survive a round trip, and each broken
+//! rule is reported against the field that broke it.
+//!
+//! `PROPTEST_CASES=100000 cargo test -p order-contract --test properties`
+//! runs a longer search than the default 256 cases per property.
+
+use order_contract::{DecodeError, LineItem, Order, limits, validate};
+use proptest::prelude::*;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn id() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9._-]{1,64}"
+}
+
+fn item() -> impl Strategy<Value = LineItem> {
+    (
+        id(),
+        1..=limits::MAX_QUANTITY,
+        0..=limits::MAX_UNIT_PRICE_CENTS,
+    )
+        .prop_map(|(sku, quantity, unit_price_cents)| LineItem {
+            sku,
+            quantity,
+            unit_price_cents,
+        })
+}
+
+fn valid_order() -> impl Strategy<Value = Order> {
+    (
+        any::<u128>(),
+        id(),
+        "[A-Z]{3}",
+        prop::collection::vec(item(), 1..=8),
+        0..4_000_000_000_000_000_000_i128,
+    )
+        .prop_map(|(id, customer_id, currency, items, nanos)| {
+            let total_cents = items
+                .iter()
+                .map(|i| u64::from(i.quantity) * i.unit_price_cents)
+                .sum();
+            Order {
+                order_id: Uuid::from_u128(id),
+                customer_id,
+                currency,
+                items,
+                total_cents,
+                created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap(),
+            }
+        })
+}
+
+/// One way to break one rule, and the field the error must name.
+#[derive(Debug, Clone)]
+enum Break {
+    CustomerId(String),
+    Currency(String),
+    NoItems,
+    TooManyItems,
+    Sku(String),
+    Quantity(u32),
+    UnitPrice(u64),
+}
+
+fn a_break() -> impl Strategy<Value = Break> {
+    prop_oneof![
+        prop_oneof![
+            Just(String::new()),
+            "[a-z]{65,80}",
+            "[a-z]{0,5}[ /!é][a-z]{0,5}"
+        ]
+        .prop_map(Break::CustomerId),
+        prop_oneof!["[A-Z]{0,2}", "[A-Z]{4,6}", "[a-z]{3}", "[A-Z][0-9][A-Z]"]
+            .prop_map(Break::Currency),
+        Just(Break::NoItems),
+        Just(Break::TooManyItems),
+        prop_oneof![Just(String::new()), "[a-z]{65,70}", "[a-z]{1,3} [a-z]{1,3}"]
+            .prop_map(Break::Sku),
+        prop_oneof![Just(0), limits::MAX_QUANTITY + 1..].prop_map(Break::Quantity),
+        (limits::MAX_UNIT_PRICE_CENTS + 1..).prop_map(Break::UnitPrice),
+    ]
+}
+
+impl Break {
+    /// Applies the break to `order` and returns the field it breaks.
+    fn apply(self, order: &mut Order) -> &'static str {
+        match self {
+            Self::CustomerId(value) => {
+                order.customer_id = value;
+                "customer_id"
+            }
+            Self::Currency(value) => {
+                order.currency = value;
+                "currency"
+            }
+            Self::NoItems => {
+                order.items.clear();
+                "items"
+            }
+            Self::TooManyItems => {
+                let first = order.items[0].clone();
+                order.items.resize(limits::MAX_ITEMS + 1, first);
+                "items"
+            }
+            Self::Sku(value) => {
+                order.items[0].sku = value;
+                "items[0].sku"
+            }
+            Self::Quantity(value) => {
+                order.items[0].quantity = value;
+                "items[0].quantity"
+            }
+            Self::UnitPrice(value) => {
+                order.items[0].unit_price_cents = value;
+                "items[0].unit_price_cents"
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics_and_accepts_only_orders_that_round_trip(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        if let Ok(order) = Order::decode(&bytes) {
+            prop_assert_eq!(Order::decode(&order.encode()).unwrap(), order);
+        }
+    }
+
+    #[test]
+    fn every_valid_order_survives_encoding_and_decoding(order in valid_order()) {
+        prop_assert_eq!(Order::decode(&order.encode()).unwrap(), order);
+    }
+
+    #[test]
+    fn a_truncated_or_corrupted_order_is_rejected_as_malformed_not_a_panic(
+        order in valid_order(),
+        cut in any::<prop::sample::Index>(),
+        flip in any::<(prop::sample::Index, u8)>(),
+    ) {
+        let bytes = order.encode();
+        let truncated = &bytes[..cut.index(bytes.len())];
+        prop_assert!(matches!(Order::decode(truncated), Err(DecodeError::Malformed(_))));
+
+        // One changed byte may still be a valid order (a digit of a price,
+        // a letter of an id); it must never panic, and what it accepts
+        // must itself be valid.
+        let mut corrupted = bytes.clone();
+        let at = flip.0.index(corrupted.len());
+        corrupted[at] ^= flip.1.max(1);
+        if let Ok(decoded) = Order::decode(&corrupted) {
+            prop_assert!(validate(decoded.as_input()).is_ok());
+        }
+    }
+
+    #[test]
+    fn each_broken_rule_is_reported_against_its_field(
+        mut order in valid_order(),
+        broken in a_break(),
+    ) {
+        let field = broken.apply(&mut order);
+        let errors = validate(order.as_input()).expect_err("a broken rule fails validation");
+        prop_assert!(
+            errors.iter().any(|e| e.field == field),
+            "{field} not among {errors:?}"
+        );
+        let decoded = Order::decode(&order.encode());
+        prop_assert!(matches!(decoded, Err(DecodeError::Invalid(_))), "{decoded:?}");
+    }
+
+    #[test]
+    fn a_total_that_does_not_match_the_items_is_rejected(
+        mut order in valid_order(),
+        delta in 1..u64::MAX,
+    ) {
+        order.total_cents = order.total_cents.wrapping_add(delta);
+        match Order::decode(&order.encode()) {
+            Err(DecodeError::Invalid(errors)) => {
+                prop_assert!(errors.iter().any(|e| e.field == "total_cents"));
+            }
+            other => prop_assert!(false, "expected an invalid total, got {other:?}"),
+        }
+    }
+}
