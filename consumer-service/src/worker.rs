@@ -125,7 +125,16 @@ impl<P: Process> Worker<P> {
             Err(poison) => poison,
         };
         let reason = poison.to_string();
-        tracing::warn!(partition = at.partition, offset = at.offset, %reason, "poison record; dead-lettering it");
+        // The key is the order_id for every record producer-service wrote, so
+        // a dead letter can be matched with the order (and its duplicates).
+        let key = message.key().map(String::from_utf8_lossy);
+        tracing::warn!(
+            key = key.as_deref().unwrap_or_default(),
+            partition = at.partition,
+            offset = at.offset,
+            %reason,
+            "poison record; dead-lettering it"
+        );
         self.dead_letters.send(message, &reason, &self.cancel).await
     }
 
