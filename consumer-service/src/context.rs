@@ -25,6 +25,17 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             self.readiness.set_connected(false);
+            if consumer.assignment_lost() {
+                // The group moved on without us (session timeout, or the
+                // coordinator fenced us): a commit would be refused, and
+                // the partitions' next owner reprocesses what we did since
+                // the last commit.
+                tracing::error!(
+                    partitions = %describe(partitions),
+                    "group membership lost; partitions revoked without a commit, rejoining"
+                );
+                return;
+            }
             // Commit what was processed so the next owner starts right after it.
             match consumer.commit_consumer_state(CommitMode::Sync) {
                 Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}

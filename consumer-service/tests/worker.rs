@@ -212,25 +212,64 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
     stop(&mut consumer);
 }
 
+/// The health listener's address, from the consumer's start-up log.
+fn health_addr(consumer: &mut ServiceProcess) -> String {
+    let listening = consumer.wait_for_message("consumer-service health listener up");
+    listening["addr"].as_str().unwrap().to_owned()
+}
+
+/// `GET path` on `addr`; the status line and the rest of the response.
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 #[test]
 fn the_consumer_reports_ready_once_it_has_joined_the_group() {
     let kafka = MockKafka::start();
     let mut consumer = start_consumer(&kafka);
-    let listening = consumer.wait_for_message("consumer-service health listener up");
-    let addr = listening["addr"].as_str().unwrap().to_owned();
-    let get = |path: &str| {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    };
-    assert!(get("/livez").starts_with("HTTP/1.1 200"));
+    let addr = health_addr(&mut consumer);
+    assert!(get(&addr, "/livez").starts_with("HTTP/1.1 200"));
     consumer.wait_for_message("partitions assigned");
-    assert!(get("/readyz").starts_with("HTTP/1.1 200"));
+    assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 200"));
+    stop(&mut consumer);
+}
+
+#[test]
+fn a_consumer_cut_off_from_its_group_says_so_turns_unready_and_rejoins() {
+    let kafka = MockKafka::start();
+    let mut consumer = start_consumer(&kafka);
+    let addr = health_addr(&mut consumer);
+    consumer.wait_for_message("partitions assigned");
+
+    // No heartbeat reaches the coordinator for longer than the session
+    // timeout (3 s here): the group has moved on without this member.
+    kafka.cluster.broker_down(1).unwrap();
+    let lost = consumer
+        .wait_for_message("group membership lost; partitions revoked without a commit, rejoining");
+    assert_eq!(lost["level"], "ERROR");
+    assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 503"));
+
+    kafka.cluster.broker_up(1).unwrap();
+    consumer.wait_for("a second assignment", WAIT, {
+        let mut assigned = 0;
+        move |line| {
+            if line["message"] == "partitions assigned" {
+                assigned += 1;
+            }
+            assigned == 2
+        }
+    });
+    assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 200"));
+    let after = order("after-the-outage");
+    publish(&kafka, &after);
+    wait_for_order(&mut consumer, &after);
     stop(&mut consumer);
 }
