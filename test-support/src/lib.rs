@@ -9,6 +9,7 @@
 mod ledger;
 pub mod load;
 mod process;
+pub mod tansu;
 
 pub use ledger::{Ledger, Placement, Report};
 pub use process::ServiceProcess;
