@@ -1,0 +1,69 @@
+//! The consumer baseline: a plain rdkafka consumer that reads a topic from
+//! the beginning and drops every record, with librdkafka's default fetch
+//! settings, as consumer-service uses them.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// How fast a topic was read.
+#[derive(Debug, Clone, Copy)]
+pub struct Drained {
+    /// Records read.
+    pub records: u64,
+    /// From the first record to the last: connecting and fetching metadata
+    /// are left out, as they are for consumer-service's group join.
+    pub elapsed: Duration,
+}
+
+impl Drained {
+    /// Records per second.
+    pub fn rate(&self) -> f64 {
+        crate::stats::rate(self.records.saturating_sub(1), self.elapsed)
+    }
+}
+
+/// Reads `count` records of `topic` from the beginning and drops them.
+///
+/// # Errors
+/// If the consumer cannot be set up, or `count` records do not arrive
+/// within `timeout`.
+pub fn drain(brokers: &str, topic: &str, count: u64, timeout: Duration) -> anyhow::Result<Drained> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "loadgen-drain")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("cannot create the consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("cannot read the metadata of {topic}"))?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+
+    let deadline = Instant::now() + timeout;
+    let mut first = None;
+    let mut records = 0;
+    while records < count {
+        if Instant::now() > deadline {
+            bail!("read {records} of {count} records of {topic} in {timeout:?}");
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_record)) => {
+                first.get_or_insert_with(Instant::now);
+                records += 1;
+            }
+            Some(Err(error)) => bail!("consumer error: {error}"),
+            None => {}
+        }
+    }
+    Ok(Drained {
+        records,
+        elapsed: first.map_or(Duration::ZERO, |first| first.elapsed()),
+    })
+}
