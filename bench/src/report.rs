@@ -1,0 +1,198 @@
+//! The benchmark's figures as one Markdown table, and the file around it:
+//! the machine, the settings and the commands that produced it.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use loadgen::stats::{Summary, ms};
+
+/// How long and how much the benchmark runs.
+pub struct Settings {
+    /// Seconds per throughput or latency run.
+    pub seconds: u64,
+    /// Orders prefilled for the consumer comparison.
+    pub drain_count: u64,
+}
+
+/// What was measured.
+#[derive(Default)]
+pub struct Figures {
+    /// Per concurrency: raw publish and HTTP orders/s.
+    pub publish: Vec<(usize, f64, f64)>,
+    /// Open-loop rate, its latency summary, and orders skipped.
+    pub latency: Option<(f64, Summary, u64)>,
+    /// Plain consumer and consumer-service orders/s.
+    pub consume: Option<(f64, f64)>,
+    /// Peak resident memory of producer-service.
+    pub producer_rss_kib: u64,
+    /// Peak resident memory of consumer-service.
+    pub consumer_rss_kib: u64,
+}
+
+const RSS_TARGET_MIB: f64 = 40.0;
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+/// `12345.6` as `12,346`.
+fn thousands(value: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    // rates are small and positive
+    let digits = (value.round() as u64).to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The results as a Markdown table, with each target and whether it was met.
+pub fn table(figures: &Figures, settings: &Settings) -> String {
+    let mut t = String::from(
+        "| measurement | raw Kafka client | our service | ratio | target | |\n\
+         |---|---:|---:|---:|---|---|\n",
+    );
+    for &(concurrency, raw, http) in &figures.publish {
+        let ratio = http / raw.max(f64::MIN_POSITIVE);
+        let _ = writeln!(
+            t,
+            "| publish, {concurrency} connections, orders/s | {} | {} | {ratio:.2} | ≥ 0.60 | {} |",
+            thousands(raw),
+            thousands(http),
+            verdict(ratio >= 0.6)
+        );
+    }
+    if let Some((rate, summary, skipped)) = &figures.latency {
+        let _ = writeln!(
+            t,
+            "| `POST /orders` at {}/s (half the maximum), open loop: p50 / p90 / p99 / p99.9 / max, ms | | {} / {} / {} / {} / {} | | p99 ≤ 20 ms | {} |",
+            thousands(*rate),
+            ms(summary.p50),
+            ms(summary.p90),
+            ms(summary.p99),
+            ms(summary.p999),
+            ms(summary.max),
+            verdict(summary.p99.as_secs_f64() <= 0.020 && *skipped == 0)
+        );
+    }
+    if let Some((raw, service)) = figures.consume {
+        let ratio = service / raw.max(f64::MIN_POSITIVE);
+        let _ = writeln!(
+            t,
+            "| consume {} prefilled orders, orders/s | {} | {} | {ratio:.2} | ≥ 0.80 | {} |",
+            thousands(settings.drain_count as f64),
+            thousands(raw),
+            thousands(service),
+            verdict(ratio >= 0.8)
+        );
+    }
+    for (name, kib) in [
+        ("producer-service", figures.producer_rss_kib),
+        ("consumer-service", figures.consumer_rss_kib),
+    ] {
+        let _ = writeln!(
+            t,
+            "| peak RSS of {name}, MiB | | {:.1} | | ≤ {RSS_TARGET_MIB:.0} MiB | {} |",
+            mib(kib),
+            verdict(mib(kib) <= RSS_TARGET_MIB)
+        );
+    }
+    t
+}
+
+fn first_line(command: &str, args: &[&str]) -> String {
+    Command::new(command)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|out| out.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map_or("unknown", |l| l.trim_start_matches([' ', '\t', ':']));
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.0} GiB", mib(kib) / 1024.0),
+        );
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let tansu = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
+    format!(
+        "- CPU: {model}, {cores} cores; memory {memory}; Linux {}\n\
+         - {}; {}, memory storage, on loopback\n\
+         - The broker, the service under test and the load generator share these cores.\n",
+        kernel.trim(),
+        first_line("rustc", &["--version"]),
+        first_line(&tansu, &["--version"]),
+    )
+}
+
+/// The whole BENCHMARKS.md.
+pub fn markdown(table: &str, settings: &Settings) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!("{} {:02}:{:02} UTC", now.date(), now.hour(), now.minute());
+    let (s, n) = (settings.seconds, settings.drain_count);
+    format!(
+        "# Benchmarks\n\n\
+         Written by `scripts/bench.sh` on {date}; run it again to refresh (the \
+         file is regenerated whole).\n\n\
+         ## Machine\n\n{machine}\n\
+         ## Results\n\n{table}\n\
+         Ratios compare runs made side by side in the same process, minutes \
+         apart, against the same broker.\n\n\
+         ## What each row runs\n\n\
+         Every step is a `loadgen` run (`cargo run --release -p loadgen -- --help`), \
+         with orders of one to five random line items:\n\n\
+         1. Publish: `loadgen raw --concurrency C --duration-secs {s}` (Kafka \
+         directly, through producer-service's own `Publisher`: same settings, \
+         encoding and headers) next to `loadgen http --concurrency C \
+         --duration-secs {s}` against producer-service, for C = 64 and 256, \
+         after a warm-up of each. Closed loop: each connection sends its next \
+         order when the last is answered, so orders/s ≈ C / latency.\n\
+         2. Latency: `loadgen http --rate R --duration-secs {s}` with R half of \
+         the best rate of step 1. Open loop: orders are sent on schedule \
+         whatever the answers, and latency counts from the scheduled time, \
+         so a stall cannot hide queued requests (no coordinated omission).\n\
+         3. Consume: {n} orders prefilled with `loadgen raw --count {n} \
+         --concurrency 1024` into a 6-partition topic; `loadgen drain --count \
+         {n}` (a plain consumer that reads and drops) next to consumer-service \
+         draining the same topic in a new group while logging every order as \
+         JSON to a file. Rates run from the first record to the last, so \
+         connecting and the group join are left out of both.\n\
+         4. Peak RSS: the kernel's `VmHWM` of each service process at the end \
+         of its runs.\n\n\
+         ## Settings\n\n\
+         - Producer (both sides of step 1): `acks=all`, \
+         `enable.idempotence=true`, librdkafka's defaults otherwise \
+         (`linger.ms=5`, `batch.num.messages=10000`); at most \
+         `MAX_IN_FLIGHT_ORDERS=4096` orders queued, far below \
+         `queue.buffering.max.messages` (100,000), which bounds the \
+         producer's memory.\n\
+         - Consumer (both sides of step 3): librdkafka's defaults, \
+         `queued.max.messages.kbytes=65536` (prefetch queue), \
+         `fetch.max.bytes=52428800`.\n\
+         - Services: release builds (`scripts/build-release.sh`), JSON logs to \
+         a file, one INFO line per order on both.\n",
+        machine = machine()
+    )
+}
