@@ -31,20 +31,7 @@ impl Drained {
 /// If the consumer cannot be set up, or `count` records do not arrive
 /// within `timeout`.
 pub fn drain(brokers: &str, topic: &str, count: u64, timeout: Duration) -> anyhow::Result<Drained> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "loadgen-drain")
-        .set("enable.auto.commit", "false")
-        .create()
-        .context("cannot create the consumer")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .with_context(|| format!("cannot read the metadata of {topic}"))?;
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
-    }
-    consumer.assign(&assignment)?;
+    let consumer = reader(brokers, topic, |_, _| Ok(Offset::Beginning))?;
 
     let deadline = Instant::now() + timeout;
     let mut first = None;
@@ -66,4 +53,30 @@ pub fn drain(brokers: &str, topic: &str, count: u64, timeout: Duration) -> anyho
         records,
         elapsed: first.map_or(Duration::ZERO, |first| first.elapsed()),
     })
+}
+
+/// A consumer outside any group, assigned every partition of `topic`, each
+/// from the offset `start` picks for it.
+pub(crate) fn reader(
+    brokers: &str,
+    topic: &str,
+    start: impl Fn(&BaseConsumer, i32) -> anyhow::Result<Offset>,
+) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        // Required by librdkafka even for assign(); never joined or committed.
+        .set("group.id", "loadgen")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("cannot create the consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("cannot read the metadata of {topic}"))?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        let offset = start(&consumer, partition.id())?;
+        assignment.add_partition_offset(topic, partition.id(), offset)?;
+    }
+    consumer.assign(&assignment)?;
+    Ok(consumer)
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset};
 use uuid::Uuid;
 
 use crate::stats::{Recorder, Summary};
@@ -42,25 +42,14 @@ impl Tracker {
     /// # Errors
     /// If the consumer cannot be created or the topic's metadata cannot be read.
     pub fn start(brokers: &str, topic: &str) -> anyhow::Result<Arc<Self>> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("group.id", format!("loadgen-track-{}", Uuid::now_v7()))
-            .set("enable.auto.commit", "false")
-            .create()
-            .context("cannot create the tracking consumer")?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .with_context(|| format!("cannot read the metadata of {topic}"))?;
-        let mut assignment = TopicPartitionList::new();
-        for partition in metadata.topics()[0].partitions() {
-            // From the high watermark, resolved now rather than at the first
-            // fetch, which may come after the first orders were stored.
+        // From the high watermark, resolved now rather than at the first
+        // fetch, which may come after the first orders were stored.
+        let consumer = crate::drain::reader(brokers, topic, |consumer, partition| {
             let (_, high) = consumer
-                .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+                .fetch_watermarks(topic, partition, Duration::from_secs(10))
                 .context("cannot read the watermarks")?;
-            assignment.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
-        }
-        consumer.assign(&assignment)?;
+            Ok(Offset::Offset(high))
+        })?;
 
         let tracker = Arc::new(Self {
             sent: Mutex::new(HashMap::new()),

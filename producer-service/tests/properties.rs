@@ -193,17 +193,11 @@ fn order_shaped() -> impl Strategy<Value = Value> {
         field(prop_oneof![12 => 0..=100_000_001_u64, 1 => any::<u64>()].prop_map(Value::from)),
     )
         .prop_map(|(sku, quantity, price)| {
-            let mut item = Map::new();
-            for (name, value) in [
+            object([
                 ("sku", sku),
                 ("quantity", quantity),
                 ("unit_price_cents", price),
-            ] {
-                if let Some(value) = value {
-                    item.insert(name.to_owned(), value);
-                }
-            }
-            Value::Object(item)
+            ])
         });
     (
         field(prop_oneof![
@@ -215,19 +209,21 @@ fn order_shaped() -> impl Strategy<Value = Value> {
         field(prop::collection::vec(item, 0..=3).prop_map(Value::Array)),
     )
         .prop_map(|(order_id, customer_id, currency, items)| {
-            let mut order = Map::new();
-            for (name, value) in [
+            object([
                 ("order_id", order_id),
                 ("customer_id", customer_id),
                 ("currency", currency),
                 ("items", items),
-            ] {
-                if let Some(value) = value {
-                    order.insert(name.to_owned(), value);
-                }
-            }
-            Value::Object(order)
+            ])
         })
+}
+
+/// A JSON object of the fields that are present.
+fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    let present = fields
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), value?)));
+    Value::Object(present.collect::<Map<_, _>>())
 }
 
 #[test]
