@@ -7,7 +7,7 @@ use order_contract::headers;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -96,16 +96,6 @@ impl DeadLetters {
             .await
             .map(|_| ())
             .map_err(|(error, _)| error)
-    }
-
-    /// Waits up to `timeout` for queued dead letters to be acknowledged.
-    pub async fn flush(&self, timeout: Duration) {
-        let producer = self.producer.clone();
-        match tokio::task::spawn_blocking(move || producer.flush(timeout)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "dead-letter producer did not flush"),
-            Err(error) => tracing::error!(%error, "dead-letter flush task failed"),
-        }
     }
 }
 

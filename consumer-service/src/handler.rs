@@ -7,7 +7,7 @@ use std::future::Future;
 
 use order_contract::{DecodeError, Order};
 
-/// Position of a record, for log lines and dead-letter headers.
+/// Position of a record, for log lines and the business step.
 #[derive(Debug, Clone, Copy)]
 pub struct Position {
     /// Partition the record was read from.
@@ -16,9 +16,10 @@ pub struct Position {
     pub offset: i64,
 }
 
-/// Why a record is poison: it can never be processed, however often retried.
+/// Why the worker gives up on a record and dead-letters it: it can never be
+/// processed, or processing failed on every attempt.
 #[derive(Debug, thiserror::Error)]
-pub enum Poison {
+pub(crate) enum Poison {
     /// The record has no value (a tombstone or a bad producer).
     #[error("the record has no value")]
     Empty,
@@ -36,7 +37,7 @@ pub enum Poison {
 }
 
 /// Reads a record's value as an order.
-pub fn decode(payload: Option<&[u8]>) -> Result<Order, Poison> {
+pub(crate) fn decode(payload: Option<&[u8]>) -> Result<Order, Poison> {
     Ok(Order::decode(payload.ok_or(Poison::Empty)?)?)
 }
 

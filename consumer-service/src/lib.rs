@@ -9,7 +9,7 @@ pub mod config;
 mod context;
 mod dead_letter;
 pub mod handler;
-pub mod worker;
+mod worker;
 
 use std::future::Future;
 
@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-pub use handler::{LogOrder, Process, ProcessError};
+pub use handler::{LogOrder, Position, Process, ProcessError};
 
 /// Binds `config.http_addr` and consumes until `shutdown` completes.
 ///
@@ -64,8 +64,11 @@ pub async fn serve_with(
     let addr = listener.local_addr().context("listener has no address")?;
     tracing::info!(%addr, brokers = %config.kafka.brokers, "consumer-service health listener up");
 
+    // The health listener outlives the consume loop, so that /readyz
+    // answers 503 while the final commit runs.
+    let health_stop = CancellationToken::new();
     let health = axum::serve(listener, service_kit::health::routes(readiness.clone()))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned());
+        .with_graceful_shutdown(health_stop.clone().cancelled_owned());
     let health = tokio::spawn(async move { health.await });
 
     let trigger = cancel.clone();
@@ -76,8 +79,8 @@ pub async fn serve_with(
         trigger.cancel();
     });
 
-    let consumed = worker::consume(&config, processor, readiness, cancel.clone()).await;
-    cancel.cancel();
+    let consumed = worker::consume(&config, processor, readiness, cancel).await;
+    health_stop.cancel();
     health
         .await
         .context("health server task failed")?

@@ -4,7 +4,6 @@
 //! acknowledged by the dead-letter topic) and librdkafka commits stored
 //! offsets in the background, so a crash replays at most one commit interval.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -52,11 +51,9 @@ pub async fn consume(
     readiness: Readiness,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: Arc<OrdersConsumer> = Arc::new(
-        client_config(config)
-            .create_with_context(GroupContext::new(readiness.clone()))
-            .context("cannot create the Kafka consumer")?,
-    );
+    let consumer: OrdersConsumer = client_config(config)
+        .create_with_context(GroupContext::new(readiness.clone()))
+        .context("cannot create the Kafka consumer")?;
     let worker = Worker {
         processor,
         dead_letters: DeadLetters::new(config).context("cannot create the dead-letter producer")?,
@@ -93,8 +90,9 @@ pub async fn consume(
         }
     }
 
-    worker.dead_letters.flush(Duration::from_secs(5)).await;
-    tokio::task::spawn_blocking(move || leave_group(&consumer))
+    // Every dead letter was awaited to its acknowledgement, so there is
+    // nothing left to flush.
+    tokio::task::spawn_blocking(move || leave_group(consumer))
         .await
         .context("shutdown task failed")?;
     Ok(())
@@ -177,9 +175,10 @@ fn store_offset(consumer: &OrdersConsumer, message: &BorrowedMessage<'_>) {
     }
 }
 
-/// Commits the stored offsets and closes the consumer so the group rebalances
-/// at once instead of waiting for the session to time out. Blocks.
-fn leave_group(consumer: &Arc<OrdersConsumer>) {
+/// Commits the stored offsets, then closes the consumer, which leaves the
+/// group so it rebalances at once instead of waiting for the session to time
+/// out. Blocks.
+fn leave_group(consumer: OrdersConsumer) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => tracing::info!("offsets committed"),
         Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
@@ -190,4 +189,6 @@ fn leave_group(consumer: &Arc<OrdersConsumer>) {
         }
     }
     consumer.unsubscribe();
+    // Dropping closes the consumer: librdkafka leaves the group here.
+    drop(consumer);
 }

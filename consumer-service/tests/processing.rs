@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use consumer_service::handler::Position;
-use consumer_service::{Config, Process, ProcessError};
+use consumer_service::{Config, Position, Process, ProcessError};
 use order_contract::{LineItem, Order, headers};
 use rdkafka::Message;
 use rdkafka::message::OwnedHeaders;

@@ -12,6 +12,7 @@ use clap::Parser;
 use rdkafka::mocking::MockCluster;
 use service_kit::telemetry::LogArgs;
 use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
 
 /// Settings of dev-stack itself; the services read theirs from the environment.
 #[derive(Debug, Parser)]
@@ -74,24 +75,21 @@ fn main() -> anyhow::Result<()> {
     );
 
     tokio::runtime::Runtime::new()?.block_on(async move {
-        let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
-        let signal_stop = stop.clone();
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
         tokio::spawn(async move {
             service_kit::shutdown_signal().await;
-            let _ = signal_stop.send(());
+            signal.cancel();
         });
-        let on_stop = |mut rx: tokio::sync::broadcast::Receiver<()>| async move {
-            let _ = rx.recv().await;
-        };
         // If one service fails to start, the other is dropped with it.
         tokio::try_join!(
             async {
-                producer_service::run(producer, on_stop(stop.subscribe()))
+                producer_service::run(producer, stop.clone().cancelled_owned())
                     .await
                     .context("producer-service failed")
             },
             async {
-                consumer_service::run(consumer, on_stop(stop.subscribe()))
+                consumer_service::run(consumer, stop.clone().cancelled_owned())
                     .await
                     .context("consumer-service failed")
             },

@@ -106,8 +106,8 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 impl Order {
-    /// Parses a record value and checks it against the same rules the producer enforces,
-    /// including that `total_cents` matches the items.
+    /// Parses a record value and checks it against the business rules the
+    /// producer enforces ([`validate`]), and that `total_cents` matches the items.
     pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
         let order: Self = serde_json::from_slice(payload).map_err(DecodeError::Malformed)?;
         let total = validate(order.as_input()).map_err(DecodeError::Invalid)?;

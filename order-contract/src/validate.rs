@@ -61,7 +61,9 @@ impl std::fmt::Display for FieldError {
 /// its request in one round trip.
 pub fn validate(order: OrderInput<'_>) -> Result<u64, Vec<FieldError>> {
     let mut errors = Vec::new();
-    check_id("customer_id", order.customer_id, &mut errors);
+    if let Some(message) = id_problem(order.customer_id) {
+        errors.push(FieldError::new("customer_id", message));
+    }
     if !(order.currency.len() == 3 && order.currency.bytes().all(|b| b.is_ascii_uppercase())) {
         errors.push(FieldError::new(
             "currency",
@@ -78,12 +80,13 @@ pub fn validate(order: OrderInput<'_>) -> Result<u64, Vec<FieldError>> {
             ),
         ));
     }
-
-    let mut total: Option<u64> = Some(0);
     for (i, item) in order.items.iter().enumerate() {
-        check_id(&format!("items[{i}].sku"), &item.sku, &mut errors);
-        let quantity_ok = (1..=limits::MAX_QUANTITY).contains(&item.quantity);
-        if !quantity_ok {
+        // Field paths are formatted only for a failing rule: this runs for
+        // every order on both sides.
+        if let Some(message) = id_problem(&item.sku) {
+            errors.push(FieldError::new(format!("items[{i}].sku"), message));
+        }
+        if !(1..=limits::MAX_QUANTITY).contains(&item.quantity) {
             errors.push(FieldError::new(
                 format!("items[{i}].quantity"),
                 format!(
@@ -93,8 +96,7 @@ pub fn validate(order: OrderInput<'_>) -> Result<u64, Vec<FieldError>> {
                 ),
             ));
         }
-        let price_ok = item.unit_price_cents <= limits::MAX_UNIT_PRICE_CENTS;
-        if !price_ok {
+        if item.unit_price_cents > limits::MAX_UNIT_PRICE_CENTS {
             errors.push(FieldError::new(
                 format!("items[{i}].unit_price_cents"),
                 format!(
@@ -104,41 +106,41 @@ pub fn validate(order: OrderInput<'_>) -> Result<u64, Vec<FieldError>> {
                 ),
             ));
         }
-        total = match (total, quantity_ok && price_ok) {
-            (Some(sum), true) => u64::from(item.quantity)
-                .checked_mul(item.unit_price_cents)
-                .and_then(|line| sum.checked_add(line)),
-            _ => None,
-        };
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
 
-    match total {
-        Some(total) if errors.is_empty() => Ok(total),
-        // With today's limits the largest total is 10^14, but the check keeps
-        // the rule true if the limits are ever raised.
-        None if errors.is_empty() => Err(vec![FieldError::new(
-            "items",
-            "add up to a total that does not fit in 64 bits",
-        )]),
-        _ => Err(errors),
-    }
+    // With today's limits the largest total is 10^14, but the check keeps
+    // the rule true if the limits are ever raised.
+    order
+        .items
+        .iter()
+        .try_fold(0_u64, |sum, item| {
+            u64::from(item.quantity)
+                .checked_mul(item.unit_price_cents)?
+                .checked_add(sum)
+        })
+        .ok_or_else(|| {
+            vec![FieldError::new(
+                "items",
+                "add up to a total that does not fit in 64 bits",
+            )]
+        })
 }
 
-fn check_id(field: &str, value: &str, errors: &mut Vec<FieldError>) {
+/// What is wrong with a `customer_id` or `sku`, if anything.
+fn id_problem(value: &str) -> Option<String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     let len = value.chars().count();
     if len == 0 || len > limits::MAX_ID_LEN {
-        errors.push(FieldError::new(
-            field,
-            format!(
-                "must be 1 to {} characters long, got {len}",
-                limits::MAX_ID_LEN
-            ),
-        ));
-    } else if !value.chars().all(allowed) {
-        errors.push(FieldError::new(
-            field,
-            "may only contain letters, digits, '-', '_' and '.'",
-        ));
+        Some(format!(
+            "must be 1 to {} characters long, got {len}",
+            limits::MAX_ID_LEN
+        ))
+    } else if value.chars().all(allowed) {
+        None
+    } else {
+        Some("may only contain letters, digits, '-', '_' and '.'".to_owned())
     }
 }

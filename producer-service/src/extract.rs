@@ -18,12 +18,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Borrowed unless the header is not UTF-8: no copy on the happy path.
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+            .map(|value| String::from_utf8_lossy(value.as_bytes()));
         if !content_type.as_deref().is_some_and(is_json) {
-            return Err(ApiError::UnsupportedMediaType(content_type));
+            return Err(ApiError::UnsupportedMediaType(
+                content_type.map(std::borrow::Cow::into_owned),
+            ));
         }
         let body =
             Bytes::from_request(request, state)

@@ -27,6 +27,17 @@ pub struct OrderRequest {
     pub items: Vec<LineItem>,
 }
 
+impl OrderRequest {
+    /// The fields [`order_contract::validate`] checks.
+    pub fn as_input(&self) -> OrderInput<'_> {
+        OrderInput {
+            customer_id: &self.customer_id,
+            currency: &self.currency,
+            items: &self.items,
+        }
+    }
+}
+
 /// The 201 body: where the order is stored and what the service computed.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OrderAccepted {
@@ -51,12 +62,7 @@ pub async fn create_order(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<OrderRequest>,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
-    let total_cents = order_contract::validate(OrderInput {
-        customer_id: &request.customer_id,
-        currency: &request.currency,
-        items: &request.items,
-    })
-    .map_err(ApiError::Validation)?;
+    let total_cents = order_contract::validate(request.as_input()).map_err(ApiError::Validation)?;
 
     let order = Order {
         order_id: request.order_id.unwrap_or_else(Uuid::now_v7),

@@ -21,8 +21,9 @@ pub struct Ack {
     pub offset: i64,
 }
 
-/// Why Kafka did not take an order. Every variant means "try again later":
-/// the order was not acknowledged, so it may or may not be stored.
+/// Why Kafka did not take an order. Every variant means "try again later".
+/// `Overloaded` and `QueueFull` orders were never sent; after `TimedOut` or
+/// `Kafka` the order may or may not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// `MAX_IN_FLIGHT_ORDERS` orders already await acknowledgement.
@@ -78,7 +79,7 @@ impl Publisher {
     /// Publishes `order` keyed by its id and waits for the broker's acknowledgement.
     pub async fn publish(&self, order: &Order) -> Result<Ack, PublishError> {
         // Shed load rather than queue without limit; the permit is held
-        // until the broker answered.
+        // until the broker answered or the request was dropped.
         let _permit = self
             .in_flight
             .try_acquire()
@@ -168,12 +169,18 @@ impl Publisher {
 
 /// The producer settings: durable (`acks=all`), idempotent so retries never
 /// duplicate or reorder, and bounded in time by the delivery timeout.
-pub fn client_config(config: &Config) -> ClientConfig {
+fn client_config(config: &Config) -> ClientConfig {
     config.kafka.client_config([
         ("client.id", "producer-service".to_owned()),
         ("acks", "all".to_owned()),
         ("enable.idempotence", "true".to_owned()),
         ("message.timeout.ms", config.delivery_timeout_ms.to_string()),
+        // The in-flight permits bound the queue while requests wait; this
+        // bounds it too when a client disconnects and its order stays queued.
+        (
+            "queue.buffering.max.messages",
+            config.max_in_flight_orders.to_string(),
+        ),
         // librdkafka backs off up to 10 s between reconnects; after a few
         // dropped connections that alone outlasts the delivery timeout.
         ("reconnect.backoff.max.ms", "1000".to_owned()),

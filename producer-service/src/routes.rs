@@ -31,5 +31,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
         .merge(service_kit::health::routes(readiness))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(TraceLayer::new_for_http())
+        // Request spans only: a failed order is logged once, by `ApiError`,
+        // and a 503 from /readyz is an expected answer, not an error.
+        .layer(TraceLayer::new_for_http().on_failure(()))
 }

@@ -56,7 +56,7 @@ impl KafkaArgs {
 pub struct KafkaProperty {
     /// Property name, e.g. `security.protocol`.
     pub key: String,
-    /// Its value, passed through unchanged.
+    /// Its value, with surrounding whitespace trimmed.
     pub value: String,
 }
 

@@ -12,4 +12,4 @@ pub mod telemetry;
 pub use health::Readiness;
 pub use kafka::KafkaArgs;
 pub use shutdown::shutdown_signal;
-pub use telemetry::LogFormat;
+pub use telemetry::LogArgs;

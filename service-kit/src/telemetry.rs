@@ -24,36 +24,28 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
-    /// Installs the global subscriber; see [`init`].
+    /// Installs the global subscriber. `RUST_LOG` overrides the default
+    /// level, which is `info`.
     ///
     /// # Errors
-    /// As [`init`].
+    /// Fails if `RUST_LOG` does not parse or a subscriber is already installed.
     pub fn init(&self) -> anyhow::Result<()> {
-        init(self.format)
+        let filter = EnvFilter::try_from_default_env().or_else(|error| {
+            if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
+                Err(error)
+            } else {
+                Ok(EnvFilter::new("info"))
+            }
+        })?;
+        let builder = tracing_subscriber::fmt().with_env_filter(filter);
+        let installed = match self.format {
+            LogFormat::Text => builder.try_init(),
+            LogFormat::Json => builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .try_init(),
+        };
+        installed.map_err(|error| anyhow::anyhow!(error))
     }
-}
-
-/// Installs the global subscriber. `RUST_LOG` overrides the default level,
-/// which is `info`.
-///
-/// # Errors
-/// Fails if `RUST_LOG` does not parse or a subscriber is already installed.
-pub fn init(format: LogFormat) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().or_else(|error| {
-        if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
-            Err(error)
-        } else {
-            Ok(EnvFilter::new("info"))
-        }
-    })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let installed = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-    };
-    installed.map_err(|error| anyhow::anyhow!(error))
 }
