@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use consumer_service::{Config, Position, Process, ProcessError};
-use order_contract::{LineItem, Order, headers};
+use order_contract::{Order, headers};
 use rdkafka::Message;
-use rdkafka::message::OwnedHeaders;
 use test_support::{MockKafka, header};
-use uuid::Uuid;
 
 /// Fails every order of customer `broken`, and the first two attempts for
 /// customer `flaky`; counts the calls per customer.
@@ -43,34 +41,11 @@ impl Process for Flaky {
     }
 }
 
-fn publish(kafka: &MockKafka, customer: &str) {
-    let order = Order {
-        order_id: Uuid::now_v7(),
-        customer_id: customer.to_owned(),
-        currency: "EUR".to_owned(),
-        items: vec![LineItem {
-            sku: "A".to_owned(),
-            quantity: 1,
-            unit_price_cents: 5,
-        }],
-        total_cents: 5,
-        created_at: time::OffsetDateTime::now_utc(),
-    };
-    let key = order.order_id.to_string();
-    test_support::produce(
-        &kafka.bootstrap,
-        "orders",
-        Some(key.as_bytes()),
-        &order.encode(),
-        OwnedHeaders::new(),
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_order_is_retried_then_dead_lettered_and_later_orders_still_flow() {
     let kafka = MockKafka::start();
     for customer in ["flaky", "broken", "fine"] {
-        publish(&kafka, customer);
+        test_support::publish_order(&kafka.bootstrap, &test_support::order(customer));
     }
     let config = Config::try_parse_from([
         "consumer-service",

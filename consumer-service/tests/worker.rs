@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use order_contract::{LineItem, Order, headers};
+use order_contract::{Order, headers};
 use rdkafka::Message;
 use rdkafka::message::{Header, OwnedHeaders};
 use serde_json::Value;
-use test_support::{MockKafka, ServiceProcess, header};
-use uuid::Uuid;
+use test_support::{MockKafka, ServiceProcess, header, order, processed, publish_order};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -32,17 +31,6 @@ fn start_consumer(kafka: &MockKafka) -> ServiceProcess {
     )
 }
 
-/// How many "order processed" lines each order id has.
-fn processed(consumer: &mut ServiceProcess) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for line in consumer.logged("order processed") {
-        *counts
-            .entry(line["order_id"].as_str().unwrap().to_owned())
-            .or_default() += 1;
-    }
-    counts
-}
-
 fn wait_for_order(consumer: &mut ServiceProcess, order: &Order) -> Value {
     let id = order.order_id.to_string();
     consumer.wait_for(&format!("for order {id}"), WAIT, |l| {
@@ -50,43 +38,12 @@ fn wait_for_order(consumer: &mut ServiceProcess, order: &Order) -> Value {
     })
 }
 
-fn stop(consumer: &mut ServiceProcess) {
-    let status = consumer.terminate(Duration::from_secs(10));
-    assert!(status.success(), "exit status {status}");
-}
-
-fn order(customer: &str) -> Order {
-    Order {
-        order_id: Uuid::now_v7(),
-        customer_id: customer.to_owned(),
-        currency: "EUR".to_owned(),
-        items: vec![LineItem {
-            sku: "BOOK-1".to_owned(),
-            quantity: 3,
-            unit_price_cents: 1000,
-        }],
-        total_cents: 3000,
-        created_at: time::OffsetDateTime::now_utc(),
-    }
-}
-
-fn publish(kafka: &MockKafka, order: &Order) {
-    let key = order.order_id.to_string();
-    test_support::produce(
-        &kafka.bootstrap,
-        "orders",
-        Some(key.as_bytes()),
-        &order.encode(),
-        OwnedHeaders::new(),
-    );
-}
-
 #[test]
 fn every_order_is_logged_once_and_a_restart_processes_nothing_twice() {
     let kafka = MockKafka::start();
     let first: Vec<Order> = (0..20).map(|i| order(&format!("cust-{i}"))).collect();
     for order in &first {
-        publish(&kafka, order);
+        publish_order(&kafka.bootstrap, order);
     }
 
     let mut consumer = start_consumer(&kafka);
@@ -100,15 +57,15 @@ fn every_order_is_logged_once_and_a_restart_processes_nothing_twice() {
         assert_eq!(line["currency"], "EUR");
         assert!(line["partition"].is_i64() && line["offset"].is_i64());
     }
-    stop(&mut consumer);
+    consumer.stop();
     assert_eq!(consumer.logged("consumer-service stopped; bye").len(), 1);
 
     // A second run of the same group starts after the committed offsets.
     let late = order("cust-late");
-    publish(&kafka, &late);
+    publish_order(&kafka.bootstrap, &late);
     let mut consumer = start_consumer(&kafka);
     wait_for_order(&mut consumer, &late);
-    stop(&mut consumer);
+    consumer.stop();
     let processed = processed(&mut consumer);
     assert_eq!(
         processed.len(),
@@ -124,10 +81,10 @@ fn orders_published_while_the_consumer_runs_are_each_processed_exactly_once() {
     let mut consumer = start_consumer(&kafka);
     consumer.wait_for_message("partitions assigned");
     for order in &orders {
-        publish(&kafka, order);
+        publish_order(&kafka.bootstrap, order);
     }
     wait_for_order(&mut consumer, orders.last().unwrap());
-    stop(&mut consumer);
+    consumer.stop();
 
     let counts = processed(&mut consumer);
     for order in &orders {
@@ -158,9 +115,9 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
     );
     let mut invalid = order("cust-1");
     invalid.currency = "euro".to_owned();
-    publish(&kafka, &invalid);
+    publish_order(&kafka.bootstrap, &invalid);
     let valid = order("cust-2");
-    publish(&kafka, &valid);
+    publish_order(&kafka.bootstrap, &valid);
 
     let mut consumer = start_consumer(&kafka);
     wait_for_order(&mut consumer, &valid);
@@ -209,7 +166,7 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
             .unwrap()
             .contains("currency")
     );
-    stop(&mut consumer);
+    consumer.stop();
 }
 
 /// The health listener's address, from the consumer's start-up log.
@@ -239,7 +196,7 @@ fn the_consumer_reports_ready_once_it_has_joined_the_group() {
     assert!(get(&addr, "/livez").starts_with("HTTP/1.1 200"));
     consumer.wait_for_message("partitions assigned");
     assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 200"));
-    stop(&mut consumer);
+    consumer.stop();
 }
 
 #[test]
@@ -269,7 +226,7 @@ fn a_consumer_cut_off_from_its_group_says_so_turns_unready_and_rejoins() {
     });
     assert!(get(&addr, "/readyz").starts_with("HTTP/1.1 200"));
     let after = order("after-the-outage");
-    publish(&kafka, &after);
+    publish_order(&kafka.bootstrap, &after);
     wait_for_order(&mut consumer, &after);
-    stop(&mut consumer);
+    consumer.stop();
 }

@@ -6,7 +6,7 @@
 //! the paths can be overridden with `TANSU_BIN`, `PRODUCER_BIN` and
 //! `CONSUMER_BIN`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,10 +15,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::Value;
 use test_support::load::Outcome;
-use test_support::{Ledger, Placement, ServiceProcess};
+use test_support::{Ledger, Placement, ServiceProcess, processed};
 
 use test_support::tansu::binary;
 pub use test_support::tansu::{Broker, ORDERS_PARTITIONS};
+
+/// The consumer group of the suite, as in docker-compose.yml.
+pub const GROUP: &str = "orders-consumer";
 
 /// How long to wait for a consumer group to settle on tansu, which takes
 /// 3 to 25 seconds for a first assignment.
@@ -105,17 +108,6 @@ pub fn assignment(consumer: &mut ServiceProcess) -> BTreeSet<String> {
         }
     }
     current
-}
-
-/// How many "order processed" lines each order id has in `consumer`'s log.
-pub fn processed(consumer: &mut ServiceProcess) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for line in consumer.logged("order processed") {
-        if let Some(id) = line["order_id"].as_str() {
-            *counts.entry(id.to_owned()).or_default() += 1;
-        }
-    }
-    counts
 }
 
 /// Waits until the consumers together logged every id in `ids`.

@@ -1,29 +1,22 @@
 //! The fault suite against real processes: tansu crashing, the producer
 //! stopped under load, the consumer crashing, the group changing size, and
 //! poison records. Each scenario asserts that no order answered 201 is lost;
-//! duplicates are allowed (at-least-once) but counted and bounded.
+//! duplicates are allowed (at-least-once), and bounded where the scenario
+//! allows it (none after a SIGTERM, one commit interval after a SIGKILL).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use e2e_tests::{
-    Broker, COMMIT_INTERVAL_MS, GROUP_WAIT, Load, ORDERS_PARTITIONS, assignment, post_all,
+    Broker, COMMIT_INTERVAL_MS, GROUP, GROUP_WAIT, Load, ORDERS_PARTITIONS, assignment, post_all,
     record_processed, start_consumer, start_producer, start_producer_with, wait_processed,
 };
-use order_contract::{LineItem, Order, headers};
+use order_contract::{Order, headers};
 use rdkafka::message::OwnedHeaders;
 use test_support::load::{Outcome, acked, check_topic, count};
 use test_support::{ServiceProcess, header};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-const GROUP: &str = "orders-consumer";
-const STOP_WITHIN: Duration = Duration::from_secs(10);
-
-fn stop(process: &mut ServiceProcess) {
-    let status = process.terminate(STOP_WITHIN);
-    assert!(status.success(), "exit status {status}");
-}
 
 fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
@@ -73,7 +66,7 @@ fn a_broker_killed_mid_load_and_restarted_loses_no_acknowledged_order() {
         "orders are accepted again after the restart"
     );
 
-    stop(&mut producer);
+    producer.stop();
     let report = check_topic(&broker.bootstrap, "orders", &outcomes);
     println!("broker crash: {report}");
     assert!(report.lost.is_empty(), "{report}");
@@ -94,7 +87,7 @@ fn sigterm_to_the_producer_under_load_loses_no_acknowledged_order() {
 
     let load = Load::start(&url, 16);
     sleep_ms(1500);
-    stop(&mut producer);
+    producer.stop();
     sleep_ms(500);
     let outcomes = load.stop();
 
@@ -127,7 +120,7 @@ fn a_consumer_killed_mid_stream_and_restarted_processes_every_order_duplicating_
         .iter()
         .map(|a| a.body["order_id"].as_str().unwrap().to_owned())
         .collect();
-    stop(&mut producer);
+    producer.stop();
 
     let mut first = start_consumer(&broker, GROUP);
     first.wait_for("300 orders processed", GROUP_WAIT, {
@@ -144,7 +137,7 @@ fn a_consumer_killed_mid_stream_and_restarted_processes_every_order_duplicating_
 
     let mut second = start_consumer(&broker, GROUP);
     wait_processed(&mut [&mut first, &mut second], &ids, GROUP_WAIT);
-    stop(&mut second);
+    second.stop();
 
     let mut ledger = test_support::Ledger::default();
     for answer in &answers {
@@ -194,7 +187,7 @@ fn consumers_joining_and_leaving_under_load_process_every_order() {
     }
     sleep_ms(1000);
     for consumer in &mut others {
-        stop(consumer);
+        consumer.stop();
     }
     let deadline = std::time::Instant::now() + GROUP_WAIT;
     while assignment(&mut first).len() < usize::try_from(ORDERS_PARTITIONS).unwrap() {
@@ -206,7 +199,7 @@ fn consumers_joining_and_leaving_under_load_process_every_order() {
     }
     sleep_ms(1000);
     let outcomes = load.stop();
-    stop(&mut producer);
+    producer.stop();
     assert_eq!(
         count(&outcomes, Some(201)),
         outcomes.len(),
@@ -217,7 +210,7 @@ fn consumers_joining_and_leaving_under_load_process_every_order() {
     let mut all: Vec<&mut ServiceProcess> = others.iter_mut().collect();
     all.push(&mut first);
     wait_processed(&mut all, &ids, GROUP_WAIT);
-    stop(&mut first);
+    first.stop();
 
     let mut ledger = acked(&outcomes);
     for consumer in others.iter_mut().chain(std::iter::once(&mut first)) {
@@ -232,18 +225,7 @@ fn consumers_joining_and_leaving_under_load_process_every_order() {
 fn poison_records_go_to_the_dead_letter_topic_and_valid_orders_keep_flowing() {
     let broker = Broker::start();
     let valid: Vec<Order> = (0..20)
-        .map(|i| Order {
-            order_id: uuid::Uuid::now_v7(),
-            customer_id: format!("cust-{i}"),
-            currency: "EUR".to_owned(),
-            items: vec![LineItem {
-                sku: "A".to_owned(),
-                quantity: 2,
-                unit_price_cents: 50,
-            }],
-            total_cents: 100,
-            created_at: OffsetDateTime::now_utc(),
-        })
+        .map(|i| test_support::order(&format!("cust-{i}")))
         .collect();
     let mut invalid = valid[0].clone();
     invalid.order_id = uuid::Uuid::now_v7();
@@ -263,14 +245,7 @@ fn poison_records_go_to_the_dead_letter_topic_and_valid_orders_keep_flowing() {
 
     let mut consumer = start_consumer(&broker, GROUP);
     for (i, order) in valid.iter().enumerate() {
-        let key = order.order_id.to_string();
-        test_support::produce(
-            &broker.bootstrap,
-            "orders",
-            Some(key.as_bytes()),
-            &order.encode(),
-            OwnedHeaders::new(),
-        );
+        test_support::publish_order(&broker.bootstrap, order);
         if let Some((name, bytes)) = poison.get(i) {
             test_support::produce(
                 &broker.bootstrap,
@@ -315,5 +290,5 @@ fn poison_records_go_to_the_dead_letter_topic_and_valid_orders_keep_flowing() {
     let mut names: Vec<String> = poison.iter().map(|(name, _)| (*name).to_owned()).collect();
     names.sort();
     assert_eq!(logged, names, "each dead letter logged once, with its key");
-    stop(&mut consumer);
+    consumer.stop();
 }

@@ -6,14 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use e2e_tests::{
-    Broker, GROUP_WAIT, ORDERS_PARTITIONS, assignment, order_body, post_all, processed,
-    start_consumer, start_producer, wait_processed,
+    Broker, GROUP, GROUP_WAIT, ORDERS_PARTITIONS, assignment, order_body, post_all, start_consumer,
+    start_producer, wait_processed,
 };
 use rdkafka::Message;
-use test_support::ServiceProcess;
-
-const GROUP: &str = "orders-consumer";
-const STOP_WITHIN: Duration = Duration::from_secs(10);
+use test_support::{ServiceProcess, processed};
 
 /// POSTs `count` valid orders and returns each one's id with the partition
 /// and offset the service answered, asserting every answer is 201.
@@ -38,11 +35,6 @@ fn post_valid_orders(url: &str, count: usize, first: usize) -> HashMap<String, (
 
 fn ids(placed: &HashMap<String, (i64, i64)>) -> BTreeSet<String> {
     placed.keys().cloned().collect()
-}
-
-fn stop(process: &mut ServiceProcess) {
-    let status = process.terminate(STOP_WITHIN);
-    assert!(status.success(), "exit status {status}");
 }
 
 #[test]
@@ -77,8 +69,8 @@ fn two_thousand_concurrent_orders_are_each_acknowledged_stored_and_processed_onc
         );
     }
 
-    stop(&mut producer);
-    stop(&mut consumer);
+    producer.stop();
+    consumer.stop();
 }
 
 #[test]
@@ -115,7 +107,7 @@ fn bad_input_is_answered_with_problems_and_publishes_nothing() {
         );
     }
 
-    stop(&mut producer);
+    producer.stop();
     assert_eq!(
         broker.watermark_count("orders"),
         0,
@@ -131,7 +123,7 @@ fn sigterm_stops_both_services_cleanly_with_every_offset_committed() {
     let placed = post_valid_orders(&url, 200, 0);
     wait_processed(&mut [&mut consumer], &ids(&placed), GROUP_WAIT);
 
-    stop(&mut consumer);
+    consumer.stop();
     assert_eq!(
         broker.committed_offsets(GROUP, "orders"),
         broker.end_offsets("orders", placed.len()),
@@ -142,8 +134,8 @@ fn sigterm_stops_both_services_cleanly_with_every_offset_committed() {
     let mut restarted = start_consumer(&broker, GROUP);
     let late = post_valid_orders(&url, 1, 1000);
     wait_processed(&mut [&mut restarted], &ids(&late), GROUP_WAIT);
-    stop(&mut producer);
-    stop(&mut restarted);
+    producer.stop();
+    restarted.stop();
     let again = processed(&mut restarted);
     assert_eq!(
         again.keys().cloned().collect::<BTreeSet<_>>(),
@@ -197,8 +189,8 @@ fn three_consumers_share_six_partitions_and_process_every_order_once() {
         "each order processed once across the group"
     );
 
-    stop(&mut producer);
+    producer.stop();
     for consumer in &mut consumers {
-        stop(consumer);
+        consumer.stop();
     }
 }

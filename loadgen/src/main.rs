@@ -160,14 +160,9 @@ async fn drive(target: impl Target, load: &LoadArgs) -> anyhow::Result<()> {
             tracker.finish(&outcome.stored, Duration::from_secs(30))
         })
         .await?;
-        let l = &report.latency;
         println!(
-            "produce to consume, ms: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}; lost {}, duplicated {}",
-            loadgen::stats::ms(l.p50),
-            loadgen::stats::ms(l.p90),
-            loadgen::stats::ms(l.p99),
-            loadgen::stats::ms(l.p999),
-            loadgen::stats::ms(l.max),
+            "produce to consume, ms: {}; lost {}, duplicated {}",
+            report.latency.percentiles(),
             report.lost,
             report.duplicated
         );

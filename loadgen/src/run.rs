@@ -186,7 +186,7 @@ async fn closed<T: Target>(
                 }
                 let sent = Instant::now();
                 let answer = target.send(&order).await;
-                recorder.record(sent.elapsed(), &answer.label);
+                recorder.record(sent.elapsed(), &answer.label, answer.stored);
                 if answer.stored && tracker.is_some() {
                     stored.push(order.order_id);
                 }
@@ -252,7 +252,7 @@ async fn open<T: Target>(
             recorder
                 .lock()
                 .expect("recorder")
-                .record(latency, &answer.label);
+                .record(latency, &answer.label, answer.stored);
             if answer.stored && tracking {
                 stored.lock().expect("stored ids").push(order.order_id);
             }

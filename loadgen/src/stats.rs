@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 pub struct Recorder {
     latency_us: Histogram<u64>,
     answers: BTreeMap<String, u64>,
+    stored: u64,
 }
 
 impl Default for Recorder {
@@ -22,14 +23,16 @@ impl Default for Recorder {
             latency_us: Histogram::new_with_bounds(1, 600_000_000, 3)
                 .expect("valid histogram bounds"),
             answers: BTreeMap::new(),
+            stored: 0,
         }
     }
 }
 
 impl Recorder {
-    /// Records one request: how long it took and what came back (`"201"`,
-    /// `"acked"`, `"error: connect"`).
-    pub fn record(&mut self, latency: Duration, answer: &str) {
+    /// Records one request: how long it took, what came back (`"201"`,
+    /// `"acked"`, `"error: connect"`) and whether the order was stored.
+    pub fn record(&mut self, latency: Duration, answer: &str, stored: bool) {
+        self.stored += u64::from(stored);
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.latency_us.saturating_record(us.max(1));
         match self.answers.get_mut(answer) {
@@ -48,6 +51,7 @@ impl Recorder {
         for (answer, n) in &other.answers {
             *self.answers.entry(answer.clone()).or_default() += n;
         }
+        self.stored += other.stored;
     }
 
     /// Number of requests recorded.
@@ -81,6 +85,7 @@ impl Recorder {
             p999: self.percentile(0.999),
             max: self.max(),
             answers: self.answers.clone(),
+            stored: self.stored,
         }
     }
 }
@@ -104,6 +109,8 @@ pub struct Summary {
     pub max: Duration,
     /// Count of each answer.
     pub answers: BTreeMap<String, u64>,
+    /// Orders the broker stored.
+    pub stored: u64,
 }
 
 impl Summary {
@@ -112,11 +119,21 @@ impl Summary {
         rate(self.requests, self.elapsed)
     }
 
-    /// Successful requests (`201` or `acked`) per second.
+    /// Stored orders per second.
     pub fn ok_rate(&self) -> f64 {
-        let ok = self.answers.get("201").copied().unwrap_or_default()
-            + self.answers.get("acked").copied().unwrap_or_default();
-        rate(ok, self.elapsed)
+        rate(self.stored, self.elapsed)
+    }
+
+    /// `p50 …  p90 …  p99 …  p99.9 …  max …`, in milliseconds.
+    pub fn percentiles(&self) -> String {
+        format!(
+            "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            ms(self.p50),
+            ms(self.p90),
+            ms(self.p99),
+            ms(self.p999),
+            ms(self.max)
+        )
     }
 }
 
@@ -142,15 +159,7 @@ impl fmt::Display for Summary {
             self.rate(),
             self.ok_rate()
         )?;
-        writeln!(
-            f,
-            "latency ms: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            ms(self.p50),
-            ms(self.p90),
-            ms(self.p99),
-            ms(self.p999),
-            ms(self.max)
-        )?;
+        writeln!(f, "latency ms: {}", self.percentiles())?;
         let answers: Vec<String> = self
             .answers
             .iter()
@@ -169,9 +178,9 @@ mod tests {
         let mut a = Recorder::default();
         let mut b = Recorder::default();
         for ms in 1..=99 {
-            a.record(Duration::from_millis(ms), "201");
+            a.record(Duration::from_millis(ms), "201", true);
         }
-        b.record(Duration::from_secs(1), "503");
+        b.record(Duration::from_secs(1), "503", false);
         a.merge(&b);
         assert_eq!(a.count(), 100);
         assert_eq!(a.answered("201"), 99);

@@ -92,7 +92,8 @@ impl Tracker {
             let count = seen.1.entry(id).or_default();
             *count += 1;
             if *count == 1 {
-                seen.0.record(received.duration_since(sent), "consumed");
+                seen.0
+                    .record(received.duration_since(sent), "consumed", true);
             }
         }
     }

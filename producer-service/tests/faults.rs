@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::{TestApp, check_topic, load_until, valid_order};
-use order_contract::{LineItem, Order};
+use order_contract::Order;
 use producer_service::Config;
 use producer_service::publisher::Publisher;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
@@ -133,15 +133,7 @@ async fn injected_produce_errors_keep_the_order_within_a_partition() {
     let orders: Vec<Order> = (0..200)
         .map(|i| Order {
             order_id: key,
-            customer_id: format!("seq-{i}"),
-            currency: "EUR".to_owned(),
-            items: vec![LineItem {
-                sku: "A".to_owned(),
-                quantity: 1,
-                unit_price_cents: 1,
-            }],
-            total_cents: 1,
-            created_at: time::OffsetDateTime::now_utc(),
+            ..test_support::order(&format!("seq-{i}"))
         })
         .collect();
     let acks = futures::future::join_all(orders.iter().map(|o| publisher.publish(o))).await;

@@ -87,11 +87,6 @@ impl Ledger {
         self.seen.push((key.into(), at));
     }
 
-    /// The number of acknowledged orders.
-    pub fn acked_count(&self) -> usize {
-        self.acked.len()
-    }
-
     /// Compares the two sides.
     pub fn report(&self) -> Report {
         let mut count: HashMap<&str, usize> = HashMap::new();

@@ -1,17 +1,22 @@
-//! Helpers for the services' integration tests: a fresh in-process Kafka
+//! What the tests and the benchmark share: a fresh in-process Kafka
 //! (librdkafka's mock cluster) per test, and blocking functions that write
-//! records and read topics back without going through the code under test.
-//! They take the bootstrap address rather than the cluster, which is not
-//! `Send`, so tests can run them on a blocking thread.
+//! records and read topics back without going through the code under test;
+//! test orders ([`order`], [`publish_order`], [`processed`]); the binaries
+//! as child processes ([`ServiceProcess`]); tansu ([`tansu`]); and the load
+//! and ledger of the fault suite ([`load`], [`Ledger`]).
 //!
-//! Every test gets its own cluster, so tests never share topics or groups.
+//! The functions take the bootstrap address rather than the cluster, which
+//! is not `Send`, so tests can run them on a blocking thread. Every test gets
+//! its own cluster, so tests never share topics or groups.
 
 mod ledger;
 pub mod load;
+mod orders;
 mod process;
 pub mod tansu;
 
 pub use ledger::{Ledger, Placement, Report};
+pub use orders::{order, processed, publish_order};
 pub use process::ServiceProcess;
 
 use std::time::{Duration, Instant};

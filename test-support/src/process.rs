@@ -68,11 +68,6 @@ impl ServiceProcess {
         }
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Waits up to `timeout` for a log line that satisfies `matches`.
     ///
     /// # Panics
@@ -141,6 +136,15 @@ impl ServiceProcess {
         let status = self.wait_exit(within);
         self.collect_rest();
         status
+    }
+
+    /// [`ServiceProcess::terminate`], asserting a clean exit within ten seconds.
+    ///
+    /// # Panics
+    /// If the process does not exit in time or exits with an error.
+    pub fn stop(&mut self) {
+        let status = self.terminate(Duration::from_secs(10));
+        assert!(status.success(), "exit status {status}");
     }
 
     /// Kills the process with SIGKILL, as a crash would.

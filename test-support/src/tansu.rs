@@ -46,10 +46,9 @@ impl Broker {
     /// As [`Broker::start`].
     pub fn start_in(dir: &Path, storage: &str) -> Self {
         let tansu = binary("TANSU_BIN", || {
-            let cache = std::env::var_os("TANSU_CACHE").map_or_else(
-                || home().join(".cache/orders-pipeline/tansu"),
-                PathBuf::from,
-            );
+            // Where scripts/local-broker.sh installs it.
+            let cache = std::env::var_os("TANSU_CACHE")
+                .map_or_else(|| cache_home().join("orders-pipeline/tansu"), PathBuf::from);
             cache.join("bin/tansu")
         });
         let port = free_port();
@@ -128,15 +127,7 @@ impl Broker {
     /// carried a batch of several records (measured: 38 for 40 records), so
     /// [`Broker::end_offsets`] reads the records instead.
     pub fn watermark_count(&self, topic: &str) -> i64 {
-        let client = self.client();
-        (0..self.partitions(topic))
-            .map(|p| {
-                let (low, high) = client
-                    .fetch_watermarks(topic, p, Duration::from_secs(10))
-                    .expect("watermarks");
-                high - low
-            })
-            .sum()
+        crate::count(&self.bootstrap, topic)
     }
 
     /// The end offset of each partition of `topic` that holds records, found
@@ -226,8 +217,15 @@ pub fn binary(var: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
     path
 }
 
-fn home() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+fn cache_home() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME").map_or_else(
+        || {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+                .join(".cache")
+        },
+        PathBuf::from,
+    )
 }
 
 /// A loopback port nothing listens on right now.
