@@ -183,11 +183,11 @@ pub fn markdown(table: &str, settings: &Settings) -> String {
          of its runs.\n\n\
          ## Settings\n\n\
          - Producer (both sides of step 1): `acks=all`, \
-         `enable.idempotence=true`, librdkafka's defaults otherwise \
-         (`linger.ms=5`, `batch.num.messages=10000`); at most \
-         `MAX_IN_FLIGHT_ORDERS=4096` orders queued, far below \
-         `queue.buffering.max.messages` (100,000), which bounds the \
-         producer's memory.\n\
+         `enable.idempotence=true`, `message.timeout.ms=10000` \
+         (`DELIVERY_TIMEOUT_MS`), `reconnect.backoff.max.ms=1000`, \
+         `queue.buffering.max.messages=4096` (`MAX_IN_FLIGHT_ORDERS`, which \
+         bounds the producer's memory), librdkafka's defaults otherwise \
+         (`linger.ms=5`, `batch.num.messages=10000`).\n\
          - Consumer (both sides of step 3): librdkafka's defaults, \
          `queued.max.messages.kbytes=65536` (prefetch queue), \
          `fetch.max.bytes=52428800`.\n\
