@@ -183,7 +183,8 @@ pub fn markdown(table: &str, settings: &Settings) -> String {
          of its runs.\n\n\
          ## Settings\n\n\
          - Producer (both sides of step 1): `acks=all`, \
-         `enable.idempotence=true`, `message.timeout.ms=10000` \
+         `enable.idempotence=true`, `max.in.flight.requests.per.connection=1`, \
+         `message.timeout.ms=10000` \
          (`DELIVERY_TIMEOUT_MS`), `reconnect.backoff.max.ms=1000`, \
          `queue.buffering.max.messages=4096` (`MAX_IN_FLIGHT_ORDERS`, which \
          bounds the producer's memory), librdkafka's defaults otherwise \

@@ -175,6 +175,12 @@ fn client_config(config: &Config) -> ClientConfig {
         ("acks", "all".to_owned()),
         ("enable.idempotence", "true".to_owned()),
         ("message.timeout.ms", config.delivery_timeout_ms.to_string()),
+        // With several produce requests in flight, a failed one makes the
+        // next ones fail out of sequence; librdkafka then bumps the producer
+        // epoch and may store a batch it already stored after a dropped
+        // connection again (librdkafka issue #4953; the fault suite caught
+        // it). One request at a time keeps the idempotent retries exact.
+        ("max.in.flight.requests.per.connection", "1".to_owned()),
         // The in-flight permits bound the queue while requests wait; this
         // bounds it too when a client disconnects and its order stays queued.
         (

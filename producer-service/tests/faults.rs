@@ -91,8 +91,9 @@ async fn injected_produce_errors_are_retried_without_loss_or_duplicates() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         // Load on after the faults, so orders queued behind a reconnect
-        // are acknowledged while the clients still run.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // are acknowledged while the clients still run. With one produce
+        // request in flight, recovering from a burst can take seconds.
+        tokio::time::sleep(Duration::from_secs(4)).await;
     })
     .await;
 
