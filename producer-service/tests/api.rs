@@ -242,8 +242,10 @@ async fn with_the_broker_down_an_order_is_answered_503_within_the_delivery_timeo
     let waited = started.elapsed();
     assert!(response.headers().contains_key("retry-after"));
     problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    // The margin is wide for a shared machine, yet well under the 10 s default,
+    // so the configured timeout is what answered.
     assert!(
-        waited < Duration::from_millis(2000 + 1500),
+        waited < Duration::from_millis(2000 + 5000),
         "waited {waited:?}"
     );
 
@@ -300,32 +302,34 @@ async fn beyond_the_in_flight_limit_orders_are_shed_with_503_at_once() {
         .broker_round_trip_time(1, Duration::from_millis(1000))
         .unwrap();
 
-    let started = Instant::now();
-    let requests: Vec<_> = (0..6)
-        .map(|_| {
-            tokio::spawn(
-                app.client
-                    .post(app.url("/orders"))
-                    .json(&valid_order())
-                    .send(),
-            )
-        })
-        .collect();
-    let mut created = 0;
-    let mut shed = 0;
-    for request in requests {
-        let response = request.await.unwrap().unwrap();
-        if response.status() == StatusCode::CREATED {
-            created += 1;
-        } else {
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        requests.spawn(
+            app.client
+                .post(app.url("/orders"))
+                .json(&valid_order())
+                .send(),
+        );
+    }
+    // Completion order, not a stopwatch, shows "at once": every shed order is
+    // answered before the broker, a full round trip away, acknowledged any.
+    let mut statuses = Vec::new();
+    while let Some(response) = requests.join_next().await {
+        let response = response.unwrap().unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
             assert_eq!(response.headers()["retry-after"], "1");
             let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
             assert_eq!(body["type"], "urn:problem-type:orders:overloaded");
-            shed += 1;
         }
     }
-    assert_eq!((created, shed), (2, 4));
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let shed = StatusCode::SERVICE_UNAVAILABLE;
+    let created = StatusCode::CREATED;
+    assert_eq!(statuses, [shed, shed, shed, shed, created, created]);
+    kafka
+        .cluster
+        .broker_round_trip_time(1, Duration::ZERO)
+        .unwrap();
     app.shut_down().await;
     assert_eq!(
         count_records(&kafka, "orders").await,

@@ -47,7 +47,7 @@ async fn with_the_broker_down_then_up_every_order_is_either_201_and_stored_or_50
     let outcomes = load_during(&app, 8, async {
         tokio::time::sleep(Duration::from_millis(500)).await;
         kafka.cluster.broker_down(1).unwrap();
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        tokio::time::sleep(Duration::from_millis(5000)).await;
         kafka.cluster.broker_up(1).unwrap();
         tokio::time::sleep(Duration::from_millis(2500)).await;
     })
@@ -59,9 +59,11 @@ async fn with_the_broker_down_then_up_every_order_is_either_201_and_stored_or_50
         created > 0 && unavailable > 0,
         "the fault was hit: {created} created, {unavailable} refused"
     );
+    // The service answers within the timeout plus its 1 s guard; the bound
+    // leaves headroom for a shared machine and is still below the 5 s outage.
     let slowest = outcomes.iter().map(|o| o.elapsed).max().unwrap();
     assert!(
-        slowest < Duration::from_millis(1500 + 1500),
+        slowest < Duration::from_millis(1500 + 1000 + 1500),
         "slowest answer {slowest:?}"
     );
 
@@ -162,7 +164,7 @@ async fn a_round_trip_slower_than_the_delivery_timeout_is_answered_503_in_time_a
     app.wait_ready().await;
     kafka
         .cluster
-        .broker_round_trip_time(1, Duration::from_millis(3000))
+        .broker_round_trip_time(1, Duration::from_millis(6000))
         .unwrap();
 
     let outcomes = load_during(&app, 4, tokio::time::sleep(Duration::from_secs(3))).await;
@@ -170,9 +172,11 @@ async fn a_round_trip_slower_than_the_delivery_timeout_is_answered_503_in_time_a
         outcomes.iter().all(|o| o.status == Some(503)),
         "all refused while slow"
     );
+    // The timeout plus the service's 1 s guard, with headroom for a shared
+    // machine; an unbounded wait would last the 6 s round trip.
     let slowest = outcomes.iter().map(|o| o.elapsed).max().unwrap();
     assert!(
-        slowest < Duration::from_millis(1000 + 1000 + 500),
+        slowest < Duration::from_millis(1000 + 1000 + 2000),
         "bounded wait: {slowest:?}"
     );
 
