@@ -15,7 +15,7 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
-    /// Address of the health listener (`/livez`, `/readyz`).
+    /// Address of the health listener (`/livez`, `/readyz`, `/metrics`).
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8081")]
     pub http_addr: SocketAddr,
 

@@ -1,13 +1,13 @@
 //! Hooks librdkafka calls on group events: rebalances drive readiness and
 //! commit what was processed before partitions move to another instance.
 
-use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientContext, Statistics};
 use service_kit::Readiness;
 
-/// The consumer's context: reports rebalances and keeps [`Readiness`] in step
-/// with the group membership.
+/// The consumer's context: reports rebalances, keeps [`Readiness`] in step
+/// with the group membership, and records librdkafka's statistics.
 pub struct GroupContext {
     readiness: Readiness,
 }
@@ -19,12 +19,18 @@ impl GroupContext {
     }
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        service_kit::metrics::record_statistics(&statistics);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             self.readiness.set_connected(false);
+            metrics::counter!("kafka_consumer_rebalances_total", "kind" => "revoke").increment(1);
+            metrics::gauge!("kafka_consumer_assigned_partitions").set(0.0);
             if consumer.assignment_lost() {
                 // The group moved on without us (session timeout, or the
                 // coordinator fenced us): a commit would be refused, and
@@ -49,6 +55,10 @@ impl ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(partitions) => {
                 self.readiness.set_connected(true);
+                metrics::counter!("kafka_consumer_rebalances_total", "kind" => "assign")
+                    .increment(1);
+                metrics::gauge!("kafka_consumer_assigned_partitions")
+                    .set(partitions.count() as f64);
                 tracing::info!(partitions = %describe(partitions), "partitions assigned");
             }
             Rebalance::Revoke(_) => {}

@@ -1,6 +1,6 @@
 //! consumer-service: a Kafka consumer-group worker that processes orders at
 //! least once, dead-letters records it can never process, and serves
-//! `/livez` and `/readyz` on a small HTTP listener.
+//! `/livez`, `/readyz` and `/metrics` on a small HTTP listener.
 //!
 //! [`run`] binds and works until its shutdown future completes; [`serve`]
 //! does the same on a listener the caller bound (tests use port 0).
@@ -67,8 +67,11 @@ pub async fn serve_with(
     // The health listener outlives the consume loop, so that /readyz
     // answers 503 while the final commit runs.
     let health_stop = CancellationToken::new();
-    let health = axum::serve(listener, service_kit::health::routes(readiness.clone()))
-        .with_graceful_shutdown(health_stop.clone().cancelled_owned());
+    describe_metrics();
+    let routes =
+        service_kit::health::routes(readiness.clone()).merge(service_kit::metrics::routes());
+    let health =
+        axum::serve(listener, routes).with_graceful_shutdown(health_stop.clone().cancelled_owned());
     let health = tokio::spawn(async move { health.await });
 
     let trigger = cancel.clone();
@@ -88,4 +91,27 @@ pub async fn serve_with(
     consumed?;
     tracing::info!("consumer-service stopped; bye");
     Ok(())
+}
+
+/// HELP lines for this service's own metrics (the shared ones are in
+/// [`service_kit::metrics`]).
+fn describe_metrics() {
+    service_kit::metrics::recorder();
+    metrics::describe_counter!(
+        "orders_processed_total",
+        "Records handled: ok (processed), dead_lettered (poison, written to the dead-letter topic) and retried (one failed attempt, tried again)."
+    );
+    metrics::describe_histogram!(
+        "order_processing_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to handle one record, retries and dead-lettering included."
+    );
+    metrics::describe_counter!(
+        "kafka_consumer_rebalances_total",
+        "Partition assignments and revocations this instance went through."
+    );
+    metrics::describe_gauge!(
+        "kafka_consumer_assigned_partitions",
+        "Partitions currently assigned to this instance."
+    );
 }

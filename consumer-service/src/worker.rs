@@ -4,7 +4,7 @@
 //! acknowledged by the dead-letter topic) and librdkafka commits stored
 //! offsets in the background, so a crash replays at most one commit interval.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::ClientConfig;
@@ -34,6 +34,10 @@ pub fn client_config(config: &Config) -> ClientConfig {
             config.commit_interval_ms.to_string(),
         ),
         ("enable.auto.offset.store", "false".to_owned()),
+        (
+            "statistics.interval.ms",
+            service_kit::metrics::STATISTICS_INTERVAL_MS.to_owned(),
+        ),
         (
             "auto.offset.reset",
             config.auto_offset_reset.as_str().to_owned(),
@@ -110,13 +114,23 @@ impl<P: Process> Worker<P> {
     /// Handles one record; true once it is done with (processed or
     /// dead-lettered), false if shutdown interrupted it.
     async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
+        let started = Instant::now();
+        let done = self.handle_timed(message).await;
+        metrics::histogram!("order_processing_duration_seconds").record(started.elapsed());
+        done
+    }
+
+    async fn handle_timed(&self, message: &BorrowedMessage<'_>) -> bool {
         let at = Position {
             partition: message.partition(),
             offset: message.offset(),
         };
         let poison = match handler::decode(message.payload()) {
             Ok(order) => match self.process(&order, at).await {
-                Some(Ok(())) => return true,
+                Some(Ok(())) => {
+                    metrics::counter!("orders_processed_total", "result" => "ok").increment(1);
+                    return true;
+                }
                 Some(Err(poison)) => poison,
                 None => return false,
             },
@@ -133,7 +147,11 @@ impl<P: Process> Worker<P> {
             %reason,
             "poison record; dead-lettering it"
         );
-        self.dead_letters.send(message, &reason, &self.cancel).await
+        let sent = self.dead_letters.send(message, &reason, &self.cancel).await;
+        if sent {
+            metrics::counter!("orders_processed_total", "result" => "dead_lettered").increment(1);
+        }
+        sent
     }
 
     /// Runs the business step, retrying failures with capped backoff.
@@ -157,6 +175,7 @@ impl<P: Process> Worker<P> {
                 }));
             }
             tracing::warn!(order_id = %order.order_id, attempt, %error, retry_in_ms = backoff.as_millis(), "processing failed; retrying");
+            metrics::counter!("orders_processed_total", "result" => "retried").increment(1);
             tokio::select! {
                 () = self.cancel.cancelled() => return None,
                 () = tokio::time::sleep(backoff) => {}

@@ -1,5 +1,6 @@
 //! The business step's failures: retried with backoff, then dead-lettered,
-//! never dropped. The consumer runs in-process with a test processor.
+//! never dropped, and counted in `/metrics`. The consumer runs in-process
+//! with a test processor (one test per binary: the metrics are process-wide).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,7 @@ use clap::Parser;
 use consumer_service::{Config, Position, Process, ProcessError};
 use order_contract::{Order, headers};
 use rdkafka::Message;
-use test_support::{MockKafka, header};
+use test_support::{Exposition, MockKafka, header};
 
 /// Fails every order of customer `broken`, and the first two attempts for
 /// customer `flaky`; counts the calls per customer.
@@ -42,7 +43,8 @@ impl Process for Flaky {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failing_order_is_retried_then_dead_lettered_and_later_orders_still_flow() {
+async fn a_failing_order_is_retried_then_dead_lettered_later_orders_still_flow_and_metrics_count_it()
+ {
     let kafka = MockKafka::start();
     for customer in ["flaky", "broken", "fine"] {
         test_support::publish_order(&kafka.bootstrap, &test_support::order(customer));
@@ -57,6 +59,7 @@ async fn a_failing_order_is_retried_then_dead_lettered_and_later_orders_still_fl
     .unwrap();
     let processor = Flaky::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let consumer = tokio::spawn(consumer_service::serve_with(
         listener,
@@ -84,6 +87,11 @@ async fn a_failing_order_is_retried_then_dead_lettered_and_later_orders_still_fl
     })
     .await
     .unwrap();
+    let metrics = scrape_until(&metrics_url, |m| {
+        // librdkafka reports statistics every few seconds.
+        m.value("kafka_consumer_lag", &[("topic", "orders")]) == Some(0.0)
+    })
+    .await;
     stop.send(()).unwrap();
     consumer.await.unwrap().unwrap();
 
@@ -106,4 +114,44 @@ async fn a_failing_order_is_retried_then_dead_lettered_and_later_orders_still_fl
             .payload()
             .is_some_and(|p| Order::decode(p).unwrap().customer_id == "broken")
     );
+
+    let processed = |result| metrics.value("orders_processed_total", &[("result", result)]);
+    assert_eq!(processed("ok"), Some(2.0));
+    assert_eq!(
+        processed("retried"),
+        Some(4.0),
+        "two for flaky, two for broken"
+    );
+    assert_eq!(processed("dead_lettered"), Some(1.0));
+    assert_eq!(
+        metrics.value("order_processing_duration_seconds_count", &[]),
+        Some(3.0)
+    );
+    assert_eq!(
+        metrics.value("kafka_consumer_assigned_partitions", &[]),
+        Some(f64::from(test_support::ORDERS_PARTITIONS))
+    );
+    assert_eq!(
+        metrics.value("kafka_consumer_rebalances_total", &[("kind", "assign")]),
+        Some(1.0)
+    );
+    for partition in 0..test_support::ORDERS_PARTITIONS {
+        let partition = partition.to_string();
+        let lag = metrics.value("kafka_consumer_lag", &[("partition", &partition)]);
+        assert_eq!(lag, Some(0.0), "partition {partition}");
+    }
+}
+
+/// Scrapes `url` until `ready` holds for the exposition, which must parse.
+async fn scrape_until(url: &str, ready: impl Fn(&Exposition) -> bool) -> Exposition {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let metrics = Exposition::parse(&text).expect("the exposition parses");
+        if ready(&metrics) {
+            return metrics;
+        }
+        assert!(Instant::now() < deadline, "never ready:\n{text}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

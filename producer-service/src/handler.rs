@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::publisher::PublishError;
 use crate::routes::AppState;
 
 /// The request body. Unknown fields are ignored so that newer clients keep
@@ -60,7 +61,26 @@ pub struct OrderAccepted {
 /// acknowledged it. Nothing is published for a rejected order.
 pub async fn create_order(
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<OrderRequest>,
+    body: Result<JsonBody<OrderRequest>, ApiError>,
+) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
+    let result = match body {
+        Ok(JsonBody(request)) => accept(&state, request).await,
+        Err(error) => Err(error),
+    };
+    // Rejected: the service refused it (bad input, or shed under load).
+    // Failed: Kafka did not acknowledge it; it may or may not be stored.
+    let outcome = match &result {
+        Ok(_) => "acked",
+        Err(ApiError::Unavailable(PublishError::TimedOut(_) | PublishError::Kafka(_))) => "failed",
+        Err(_) => "rejected",
+    };
+    metrics::counter!("orders_published_total", "result" => outcome).increment(1);
+    result
+}
+
+async fn accept(
+    state: &AppState,
+    request: OrderRequest,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
     let total_cents = order_contract::validate(request.as_input()).map_err(ApiError::Validation)?;
 

@@ -46,6 +46,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let publisher =
         Arc::new(publisher::Publisher::new(&config).context("cannot create the Kafka producer")?);
+    describe_metrics();
     let readiness = Readiness::default();
     let watcher = publisher.watch_cluster(readiness.clone());
     let state = routes::AppState {
@@ -72,4 +73,19 @@ pub async fn serve(
         Err(error) => tracing::error!(%error, "orders may be unacknowledged at exit"),
     }
     Ok(())
+}
+
+/// HELP lines for this service's own metrics (the shared ones are in
+/// [`service_kit::metrics`]).
+fn describe_metrics() {
+    service_kit::metrics::recorder();
+    metrics::describe_counter!(
+        "orders_published_total",
+        "POST /orders outcomes: acked (201), rejected (bad input or shed) and failed (Kafka did not acknowledge)."
+    );
+    metrics::describe_histogram!(
+        "kafka_ack_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from handing an order to librdkafka to the broker's acknowledgement."
+    );
 }

@@ -1,6 +1,6 @@
 //! Publishing orders to Kafka and knowing whether Kafka is reachable.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use order_contract::{CONTENT_TYPE_JSON, Order, SCHEMA_VERSION, headers};
 use rdkafka::ClientConfig;
@@ -8,6 +8,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use service_kit::Readiness;
+use service_kit::metrics::{STATISTICS_INTERVAL_MS, StatsContext};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
@@ -53,7 +54,7 @@ impl PublishError {
 /// The service's one Kafka producer. librdkafka batches and pipelines sends
 /// internally, so many requests share it concurrently.
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: FutureProducer<StatsContext>,
     topic: String,
     delivery_timeout: Duration,
     in_flight: Semaphore,
@@ -62,7 +63,7 @@ pub struct Publisher {
 impl Publisher {
     /// Creates the producer; does not wait for the broker.
     pub fn new(config: &Config) -> Result<Self, KafkaError> {
-        let producer = client_config(config).create()?;
+        let producer = client_config(config).create_with_context(StatsContext)?;
         Ok(Self {
             producer,
             topic: config.orders_topic.clone(),
@@ -114,11 +115,15 @@ impl Publisher {
         // librdkafka enforces the delivery timeout itself; the outer timeout
         // only guards against a delivery report that never comes.
         let guard = self.delivery_timeout + Duration::from_secs(1);
+        let sent = Instant::now();
         match tokio::time::timeout(guard, delivery).await {
-            Ok(Ok(Ok(delivery))) => Ok(Ack {
-                partition: delivery.partition,
-                offset: delivery.offset,
-            }),
+            Ok(Ok(Ok(delivery))) => {
+                metrics::histogram!("kafka_ack_duration_seconds").record(sent.elapsed());
+                Ok(Ack {
+                    partition: delivery.partition,
+                    offset: delivery.offset,
+                })
+            }
             Ok(Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))))
             | Err(_) => Err(PublishError::TimedOut(self.delivery_timeout)),
             Ok(Ok(Err((error, _)))) => Err(PublishError::Kafka(error)),
@@ -190,11 +195,12 @@ fn client_config(config: &Config) -> ClientConfig {
         // librdkafka backs off up to 10 s between reconnects; after a few
         // dropped connections that alone outlasts the delivery timeout.
         ("reconnect.backoff.max.ms", "1000".to_owned()),
+        ("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_owned()),
     ])
 }
 
 /// Fetches the topic's metadata: succeeds when a broker answers and knows the topic.
-fn topic_reachable(producer: &FutureProducer, topic: &str) -> Result<(), KafkaError> {
+fn topic_reachable(producer: &FutureProducer<StatsContext>, topic: &str) -> Result<(), KafkaError> {
     let metadata = producer
         .client()
         .fetch_metadata(Some(topic), Duration::from_secs(5))?;

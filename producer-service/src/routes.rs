@@ -29,6 +29,10 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)
         .merge(service_kit::health::routes(readiness))
+        .merge(service_kit::metrics::routes())
+        // A route layer sees the matched route template; unknown paths are
+        // not counted, so clients cannot create series.
+        .route_layer(axum::middleware::from_fn(service_kit::metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Request spans only: a failed order is logged once, by `ApiError`,

@@ -1,11 +1,12 @@
 //! The plumbing `producer-service` and `consumer-service` share, so that each
 //! service crate holds only its own logic: Kafka client settings from the
-//! environment, log set-up, the `/livez` and `/readyz` endpoints and the
-//! shutdown signal.
+//! environment, log set-up, the `/livez`, `/readyz` and `/metrics` endpoints
+//! and the shutdown signal.
 
 pub mod health;
 pub mod healthcheck;
 pub mod kafka;
+pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
 

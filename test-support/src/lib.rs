@@ -13,11 +13,13 @@ mod ledger;
 pub mod load;
 mod orders;
 mod process;
+mod prometheus;
 pub mod tansu;
 
 pub use ledger::{Ledger, Placement, Report};
 pub use orders::{order, processed, publish_order};
 pub use process::ServiceProcess;
+pub use prometheus::Exposition;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,227 @@
+//! Prometheus metrics for both services: the process-wide recorder, the
+//! `GET /metrics` route, per-request HTTP metrics, and librdkafka's
+//! statistics turned into gauges. The services record their own counters
+//! with the `metrics` macros; the README lists every name.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Router, http::header};
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use rdkafka::{ClientContext, Statistics};
+
+/// How often librdkafka reports its statistics, in milliseconds. Set as
+/// `statistics.interval.ms` only on clients whose context records them: the
+/// default context logs every report at INFO.
+pub const STATISTICS_INTERVAL_MS: &str = "5000";
+
+/// Buckets of every `*_seconds` histogram: half a millisecond up to the
+/// longest delivery timeout anyone should configure.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide recorder, installed on first use. There is one per
+/// process because the `metrics` macros write to a global; tests that start
+/// several services in one process share it.
+///
+/// # Panics
+/// If another `metrics` recorder was installed first (a programming error).
+pub fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS_BUCKETS)
+            .expect("the bucket list is not empty")
+            .install_recorder()
+            .expect("no other metrics recorder is installed");
+        describe();
+        // Histogram samples pile up between scrapes until upkeep folds them
+        // into buckets; without a scraper, this keeps memory flat.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            })
+            .expect("a thread can be started at start-up");
+        handle
+    })
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format.
+pub fn routes() -> Router {
+    let handle = recorder();
+    Router::new().route(
+        "/metrics",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                handle.render(),
+            )
+                .into_response()
+        }),
+    )
+}
+
+/// Middleware for `Router::route_layer`: counts and times each request by
+/// route template (not raw path, which would let clients create series) and
+/// tracks how many are in flight.
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let _in_flight = InFlight::enter();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    histogram!("http_request_duration_seconds", &labels).record(started.elapsed());
+    counter!("http_requests_total", &labels).increment(1);
+    response
+}
+
+/// Holds `http_requests_in_flight` up while a request runs, including one
+/// whose client went away (its future is dropped, not completed).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        gauge!("http_requests_in_flight").increment(1);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!("http_requests_in_flight").decrement(1);
+    }
+}
+
+/// A client context that records librdkafka's statistics; use it for
+/// clients that set [`STATISTICS_INTERVAL_MS`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatsContext;
+
+impl ClientContext for StatsContext {
+    fn stats(&self, statistics: Statistics) {
+        record_statistics(&statistics);
+    }
+}
+
+/// Turns one librdkafka statistics report into gauges: broker round-trip
+/// time, producer queue depth and consumer lag per partition.
+pub fn record_statistics(statistics: &Statistics) {
+    let client = statistics.client_type.clone();
+    for broker in statistics.brokers.values() {
+        // Bootstrap and coordinator entries (node id -1) duplicate a real broker.
+        if broker.nodeid < 0 {
+            continue;
+        }
+        if let Some(rtt) = &broker.rtt {
+            // librdkafka reports microseconds; 0 means no request in the window.
+            gauge!("kafka_broker_rtt_seconds", "client" => client.clone(), "broker" => broker.nodename.clone())
+                .set(rtt.avg as f64 / 1e6);
+        }
+    }
+    match client.as_str() {
+        "producer" => gauge!("kafka_producer_queue_messages").set(statistics.msg_cnt as f64),
+        "consumer" => {
+            for (topic, stats) in &statistics.topics {
+                // Partition -1 is librdkafka's internal unassigned queue. A
+                // partition this instance does not own reports -1: shown as
+                // 0, so summing over instances gives the group's lag.
+                for partition in stats.partitions.values().filter(|p| p.partition >= 0) {
+                    gauge!("kafka_consumer_lag", "topic" => topic.clone(), "partition" => partition.partition.to_string())
+                        .set(partition.consumer_lag.max(0) as f64);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// HELP lines for the shared metrics.
+fn describe() {
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route template and status."
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from request to response headers, by method, route template and status."
+    );
+    metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being handled.");
+    metrics::describe_gauge!(
+        "kafka_broker_rtt_seconds",
+        metrics::Unit::Seconds,
+        "Mean broker round-trip time over librdkafka's last statistics window, by client type and broker."
+    );
+    metrics::describe_gauge!(
+        "kafka_producer_queue_messages",
+        "Messages in librdkafka's producer queue, waiting to be sent or acknowledged."
+    );
+    metrics::describe_gauge!(
+        "kafka_consumer_lag",
+        "Records between this instance's position and the partition's end, by topic and partition (0 where another instance owns it)."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn requests_are_counted_by_route_template_and_rendered() {
+        let app = Router::new()
+            .route("/items/{id}", get(|| async { "item" }))
+            .merge(routes())
+            .route_layer(axum::middleware::from_fn(track_http));
+        for id in ["1", "2"] {
+            let request = Request::get(format!("/items/{id}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = String::from_utf8(
+            to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="/items/{id}",status="200"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/items/{id}",status="200",le="+Inf"} 2"#),
+            "{text}"
+        );
+        assert!(!text.contains("/items/1"), "raw paths make no series");
+    }
+}
