@@ -22,7 +22,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck) = command {
         return Ok(healthcheck::check(config.http_addr));
     }
-    config.log.init()?;
-    consumer_service::run(config, service_kit::shutdown_signal()).await?;
+    let telemetry = config.log.init("consumer-service")?;
+    let result = consumer_service::run(config, service_kit::shutdown_signal()).await;
+    // Exporting the last spans blocks; it must not run on a runtime thread.
+    tokio::task::spawn_blocking(|| telemetry.shutdown()).await?;
+    result?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,12 +7,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use order_contract::headers;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use service_kit::Readiness;
+use service_kit::trace_context::Trace;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::context::GroupContext;
@@ -114,8 +117,13 @@ impl<P: Process> Worker<P> {
     /// Handles one record; true once it is done with (processed or
     /// dead-lettered), false if shutdown interrupted it.
     async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
+        // Every log line about this record carries the trace the publishing
+        // request started, so one grep follows an order across services.
+        let span = tracing::info_span!("record", trace_id = tracing::field::Empty);
+        let trace = Trace::continue_or_start(&span, traceparent(message));
+        span.record("trace_id", tracing::field::display(trace.trace_id));
         let started = Instant::now();
-        let done = self.handle_timed(message).await;
+        let done = self.handle_timed(message).instrument(span).await;
         metrics::histogram!("order_processing_duration_seconds").record(started.elapsed());
         done
     }
@@ -184,6 +192,15 @@ impl<P: Process> Worker<P> {
             attempt += 1;
         }
     }
+}
+
+/// The record's `traceparent` header, if it has a readable one.
+fn traceparent<'a>(message: &'a BorrowedMessage<'_>) -> Option<&'a str> {
+    message
+        .headers()?
+        .iter()
+        .find(|header| header.key == headers::TRACEPARENT)
+        .and_then(|header| std::str::from_utf8(header.value?).ok())
 }
 
 fn store_offset(consumer: &OrdersConsumer, message: &BorrowedMessage<'_>) {

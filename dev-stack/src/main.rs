@@ -41,7 +41,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    args.log.init()?;
+    let telemetry = args.log.init("dev-stack")?;
 
     // Each service parses its own settings from the environment, exactly as
     // its binary would; only the addresses and the broker are overridden.
@@ -96,5 +96,6 @@ fn main() -> anyhow::Result<()> {
         )
     })?;
     drop(cluster);
+    telemetry.shutdown();
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The end-to-end harness: tansu (a Kafka-protocol broker that is not
 //! librdkafka's own) and the release binaries of both services, each a
-//! separate process on free loopback ports.
+//! separate process on free loopback ports (the tracing test uses
+//! librdkafka's mock cluster instead of tansu).
 //!
 //! `scripts/e2e.sh` builds the binaries, installs tansu and runs the suite;
 //! the paths can be overridden with `TANSU_BIN`, `PRODUCER_BIN` and
@@ -60,13 +61,18 @@ pub const COMMIT_INTERVAL_MS: u64 = 500;
 
 /// Starts consumer-service in `group` against `broker`; does not wait for an assignment.
 pub fn start_consumer(broker: &Broker, group: &str) -> ServiceProcess {
+    start_consumer_with(&broker.bootstrap, group)
+}
+
+/// [`start_consumer`] against any bootstrap address.
+pub fn start_consumer_with(bootstrap: &str, group: &str) -> ServiceProcess {
     let bin = binary("CONSUMER_BIN", || release_binary("consumer-service"));
     let interval = COMMIT_INTERVAL_MS.to_string();
     ServiceProcess::spawn(
         bin,
         &[],
         &[
-            ("KAFKA_BROKERS", &broker.bootstrap),
+            ("KAFKA_BROKERS", bootstrap),
             ("HTTP_ADDR", "127.0.0.1:0"),
             ("CONSUMER_GROUP", group),
             ("COMMIT_INTERVAL_MS", &interval),

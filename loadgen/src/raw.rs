@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use order_contract::Order;
 use producer_service::publisher::{PublishError, Publisher};
+use service_kit::trace_context::Trace;
 
 use crate::run::{Answer, Target};
 
@@ -41,7 +42,11 @@ impl RawTarget {
 
 impl Target for RawTarget {
     async fn send(&self, order: &Order) -> Answer {
-        let label = match self.publisher.publish(order).await {
+        // A fresh trace per order, as the service starts one per request
+        // without a traceparent: same headers, same work.
+        let span = tracing::Span::none();
+        let traceparent = Trace::continue_or_start(&span, None).traceparent(&span);
+        let label = match self.publisher.publish(order, &traceparent).await {
             Ok(_) => "acked",
             Err(PublishError::Overloaded) => "overloaded",
             Err(PublishError::QueueFull) => "queue-full",

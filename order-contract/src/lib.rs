@@ -34,6 +34,9 @@ pub mod headers {
     pub const CONTENT_TYPE: &str = "content-type";
     /// Version of the payload layout, see [`SCHEMA_VERSION`](super::SCHEMA_VERSION).
     pub const SCHEMA_VERSION: &str = "schema-version";
+    /// W3C trace context (`00-{trace id}-{span id}-{flags}`) of the request
+    /// that published the order; the consumer continues that trace.
+    pub const TRACEPARENT: &str = "traceparent";
     /// On dead-lettered records: why the consumer could not process the original.
     pub const DLQ_REASON: &str = "dlq-reason";
     /// On dead-lettered records: the topic the original was read from.

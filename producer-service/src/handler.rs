@@ -1,10 +1,11 @@
 //! `POST /orders`: validate, stamp, publish, and answer once Kafka acknowledged.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use order_contract::{LineItem, Order, OrderInput};
 use serde::{Deserialize, Serialize};
+use service_kit::trace_context::Trace;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -61,10 +62,11 @@ pub struct OrderAccepted {
 /// acknowledged it. Nothing is published for a rejected order.
 pub async fn create_order(
     State(state): State<AppState>,
+    Extension(trace): Extension<Trace>,
     body: Result<JsonBody<OrderRequest>, ApiError>,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
     let result = match body {
-        Ok(JsonBody(request)) => accept(&state, request).await,
+        Ok(JsonBody(request)) => accept(&state, &trace, request).await,
         Err(error) => Err(error),
     };
     // Rejected: the service refused it (bad input, or shed under load).
@@ -80,6 +82,7 @@ pub async fn create_order(
 
 async fn accept(
     state: &AppState,
+    trace: &Trace,
     request: OrderRequest,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
     let total_cents = order_contract::validate(request.as_input()).map_err(ApiError::Validation)?;
@@ -92,7 +95,9 @@ async fn accept(
         total_cents,
         created_at: OffsetDateTime::now_utc(),
     };
-    let ack = state.publisher.publish(&order).await?;
+    // The consumer continues this trace from the record's header.
+    let traceparent = trace.traceparent(&tracing::Span::current());
+    let ack = state.publisher.publish(&order, &traceparent).await?;
     tracing::info!(
         order_id = %order.order_id,
         partition = ack.partition,

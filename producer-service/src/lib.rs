@@ -5,6 +5,7 @@
 //! does the same on a listener the caller bound (tests use port 0).
 
 pub mod config;
+mod correlation;
 mod error;
 mod extract;
 pub mod handler;

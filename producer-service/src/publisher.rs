@@ -77,8 +77,9 @@ impl Publisher {
         &self.topic
     }
 
-    /// Publishes `order` keyed by its id and waits for the broker's acknowledgement.
-    pub async fn publish(&self, order: &Order) -> Result<Ack, PublishError> {
+    /// Publishes `order` keyed by its id, with the W3C `traceparent` that
+    /// the consumer continues, and waits for the broker's acknowledgement.
+    pub async fn publish(&self, order: &Order, traceparent: &str) -> Result<Ack, PublishError> {
         // Shed load rather than queue without limit; the permit is held
         // until the broker answered or the request was dropped.
         let _permit = self
@@ -91,7 +92,7 @@ impl Publisher {
             .key(&key)
             .payload(&payload)
             .headers(
-                OwnedHeaders::new_with_capacity(2)
+                OwnedHeaders::new_with_capacity(3)
                     .insert(Header {
                         key: headers::CONTENT_TYPE,
                         value: Some(CONTENT_TYPE_JSON),
@@ -99,6 +100,10 @@ impl Publisher {
                     .insert(Header {
                         key: headers::SCHEMA_VERSION,
                         value: Some(SCHEMA_VERSION),
+                    })
+                    .insert(Header {
+                        key: headers::TRACEPARENT,
+                        value: Some(traceparent),
                     }),
             );
         // `send_result` only enqueues: a full queue fails at once instead of

@@ -6,11 +6,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use service_kit::Readiness;
-use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
-use crate::handler;
 use crate::publisher::Publisher;
+use crate::{correlation, handler};
 
 /// What handlers share.
 #[derive(Clone)]
@@ -35,7 +34,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
         .route_layer(axum::middleware::from_fn(service_kit::metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Request spans only: a failed order is logged once, by `ApiError`,
-        // and a 503 from /readyz is an expected answer, not an error.
-        .layer(TraceLayer::new_for_http().on_failure(()))
+        // Outermost, so that every log line of a request, problems
+        // included, carries its request_id and trace_id.
+        .layer(axum::middleware::from_fn(correlation::correlate))
 }

@@ -337,3 +337,53 @@ async fn beyond_the_in_flight_limit_orders_are_shed_with_503_at_once() {
         "shed orders were not published"
     );
 }
+
+#[tokio::test]
+async fn the_request_id_is_echoed_and_the_trace_continues_into_the_record() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    let response = app
+        .client
+        .post(app.url("/orders"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .header("x-request-id", "checkout-7")
+        .json(&valid_order())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["x-request-id"], "checkout-7");
+
+    let without = app.post_order(&valid_order()).await;
+    let generated = without.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+    let invalid = app.post_raw(Some("application/json"), "{").await;
+    assert!(
+        invalid.headers().contains_key("x-request-id"),
+        "problems carry it too"
+    );
+
+    let bootstrap = kafka.bootstrap.clone();
+    let records = tokio::task::spawn_blocking(move || {
+        test_support::read(&bootstrap, "orders", 2, Duration::from_secs(10))
+    })
+    .await
+    .unwrap();
+    let mut trace_ids: Vec<String> = records
+        .iter()
+        .map(|record| {
+            let traceparent = header(record, headers::TRACEPARENT).expect("traceparent header");
+            traceparent.split('-').nth(1).unwrap().to_owned()
+        })
+        .collect();
+    assert!(trace_ids.contains(&trace_id.to_owned()), "{trace_ids:?}");
+    trace_ids.retain(|id| id != trace_id);
+    assert_eq!(
+        trace_ids.len(),
+        1,
+        "a request without one starts its own trace"
+    );
+    app.shut_down().await;
+}

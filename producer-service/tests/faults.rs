@@ -18,6 +18,8 @@ use reqwest::StatusCode;
 use test_support::MockKafka;
 use test_support::load::Outcome;
 
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 fn count(outcomes: &[Outcome], status: u16) -> usize {
     test_support::load::count(outcomes, Some(status))
 }
@@ -139,7 +141,8 @@ async fn injected_produce_errors_keep_the_order_within_a_partition() {
             ..test_support::order(&format!("seq-{i}"))
         })
         .collect();
-    let acks = futures::future::join_all(orders.iter().map(|o| publisher.publish(o))).await;
+    let acks =
+        futures::future::join_all(orders.iter().map(|o| publisher.publish(o, TRACEPARENT))).await;
     let acks: Vec<_> = acks
         .into_iter()
         .map(|a| a.expect("acknowledged after retries"))

@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use health::Readiness;
 pub use kafka::KafkaArgs;

@@ -1,8 +1,17 @@
-//! Log output for both services: human-readable by default, JSON lines for
-//! log shippers, filtered by `RUST_LOG`.
+//! Log output for both services (human-readable by default, JSON lines for
+//! log shippers, filtered by `RUST_LOG`) and, when configured, span export
+//! over OpenTelemetry's OTLP.
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines are written to standard output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -21,15 +30,24 @@ pub struct LogArgs {
     /// e.g. `RUST_LOG=info,librdkafka=debug`).
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t)]
     pub format: LogFormat,
+
+    /// OTLP/HTTP collector to export spans to, e.g. `http://localhost:4318`
+    /// (traces go to `/v1/traces` under it). Unset: no spans are exported
+    /// and no exporter runs. The other standard `OTEL_EXPORTER_OTLP_*`
+    /// variables (headers, timeout) apply too.
+    #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl LogArgs {
-    /// Installs the global subscriber. `RUST_LOG` overrides the default
-    /// level, which is `info`.
+    /// Installs the global subscriber: log lines filtered by `RUST_LOG`
+    /// (default `info`), plus span export over OTLP (HTTP/protobuf) when
+    /// [`otlp_endpoint`](Self::otlp_endpoint) is set.
     ///
     /// # Errors
-    /// Fails if `RUST_LOG` does not parse or a subscriber is already installed.
-    pub fn init(&self) -> anyhow::Result<()> {
+    /// Fails if `RUST_LOG` does not parse, the exporter cannot be built, or
+    /// a subscriber is already installed.
+    pub fn init(&self, service_name: &'static str) -> anyhow::Result<Telemetry> {
         let filter = EnvFilter::try_from_default_env().or_else(|error| {
             if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
                 Err(error)
@@ -37,15 +55,64 @@ impl LogArgs {
                 Ok(EnvFilter::new("info"))
             }
         })?;
-        let builder = tracing_subscriber::fmt().with_env_filter(filter);
-        let installed = match self.format {
-            LogFormat::Text => builder.try_init(),
-            LogFormat::Json => builder
+        let lines = tracing_subscriber::fmt::layer();
+        let lines = match self.format {
+            LogFormat::Text => lines.boxed(),
+            // The current span's fields (request_id, trace_id) on every line.
+            LogFormat::Json => lines
                 .json()
                 .flatten_event(true)
-                .with_current_span(false)
-                .try_init(),
+                .with_current_span(true)
+                .with_span_list(false)
+                .boxed(),
         };
-        installed.map_err(|error| anyhow::anyhow!(error))
+        let provider = match &self.otlp_endpoint {
+            Some(endpoint) => Some(otlp_provider(service_name, endpoint)?),
+            None => None,
+        };
+        let spans = provider.as_ref().map(|provider| {
+            tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name))
+        });
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(lines)
+            .with(spans)
+            .try_init()
+            .map_err(|error| anyhow::anyhow!(error))?;
+        if let Some(endpoint) = &self.otlp_endpoint {
+            tracing::info!(%endpoint, "exporting spans over OTLP");
+        }
+        Ok(Telemetry { provider })
+    }
+}
+
+fn otlp_provider(service_name: &'static str, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()
+        .context("cannot build the OTLP span exporter")?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name(service_name).build())
+        .build())
+}
+
+/// Keeps span export running; [`Telemetry::shutdown`] sends what is left.
+#[must_use = "dropping it without shutdown loses the last spans"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered. Blocks (call it off the runtime, or
+    /// after it stopped).
+    pub fn shutdown(self) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        if let Err(error) = provider.shutdown() {
+            tracing::warn!(%error, "could not export the last spans");
+        }
     }
 }
