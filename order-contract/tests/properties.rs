@@ -1,14 +1,66 @@
 //! Properties of the contract that example tests cannot cover: the decoder
-//! survives any input, valid orders survive a round trip, and each broken
-//! rule is reported against the field that broke it.
+//! survives any input, valid orders survive a round trip, each broken rule is
+//! reported against the field that broke it, and the published JSON Schema
+//! (`schema/order.schema.json`) agrees with the Rust type on all of it.
 //!
 //! `PROPTEST_CASES=100000 cargo test -p order-contract --test properties`
 //! runs a longer search than the default 256 cases per property.
 
+use std::sync::LazyLock;
+
 use order_contract::{DecodeError, LineItem, Order, limits, validate};
 use proptest::prelude::*;
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../schema/order.schema.json")).expect("the schema is JSON")
+});
+
+static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&SCHEMA)
+        .expect("the schema is a valid JSON Schema")
+});
+
+fn as_json(order: &Order) -> Value {
+    serde_json::from_slice(&order.encode()).unwrap()
+}
+
+#[test]
+fn the_schema_accepts_the_fixture_and_names_every_field_of_the_type() {
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/order-v1.json")).unwrap();
+    assert!(VALIDATOR.is_valid(&fixture));
+
+    let order = Order::decode(fixture.to_string().as_bytes()).unwrap();
+    let json = as_json(&order);
+    let mut fields: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    let mut required: Vec<&str> = SCHEMA["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(required, fields, "every field is required, none is extra");
+
+    let item = &SCHEMA["$defs"]["lineItem"]["properties"];
+    assert_eq!(SCHEMA["properties"]["items"]["maxItems"], limits::MAX_ITEMS);
+    assert_eq!(SCHEMA["$defs"]["id"]["maxLength"], limits::MAX_ID_LEN);
+    assert_eq!(item["quantity"]["maximum"], limits::MAX_QUANTITY);
+    assert_eq!(
+        item["unit_price_cents"]["maximum"],
+        limits::MAX_UNIT_PRICE_CENTS
+    );
+}
 
 fn id() -> impl Strategy<Value = String> {
     "[A-Za-z0-9._-]{1,64}"
@@ -168,6 +220,22 @@ proptest! {
         );
         let decoded = Order::decode(&order.encode());
         prop_assert!(matches!(decoded, Err(DecodeError::Invalid(_))), "{decoded:?}");
+    }
+
+    #[test]
+    fn every_valid_order_matches_the_json_schema(order in valid_order()) {
+        let json = as_json(&order);
+        let errors: Vec<String> = VALIDATOR.iter_errors(&json).map(|e| e.to_string()).collect();
+        prop_assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn each_broken_rule_is_rejected_by_the_json_schema_too(
+        mut order in valid_order(),
+        broken in a_break(),
+    ) {
+        broken.apply(&mut order);
+        prop_assert!(!VALIDATOR.is_valid(&as_json(&order)));
     }
 
     #[test]
