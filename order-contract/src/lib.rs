@@ -70,12 +70,27 @@ pub struct Order {
 
 /// One line of an [`Order`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineItem {
     /// Stock keeping unit of the product.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = "^[A-Za-z0-9._-]+$",
+            example = "BOOK-1"
+        )
+    )]
     pub sku: String,
     /// How many units; at least one.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 10_000, example = 2)
+    )]
     pub quantity: u32,
     /// Price of one unit in the smallest unit of the currency.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000_000, example = 1299))]
     pub unit_price_cents: u64,
 }
 

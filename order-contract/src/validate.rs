@@ -32,6 +32,7 @@ pub struct OrderInput<'a> {
 
 /// A rule one field broke, named by its path in the JSON document (`items[2].quantity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// Path of the offending field.
     pub field: String,

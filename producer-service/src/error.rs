@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use order_contract::FieldError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::publisher::PublishError;
 
@@ -68,13 +69,23 @@ impl ApiError {
 }
 
 /// The RFC 9457 body. `errors` is an extension member listing each failed rule.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem<'a> {
+    /// Identifies the kind of problem, e.g. `urn:problem-type:orders:validation-failed`.
+    #[schema(example = "urn:problem-type:orders:validation-failed")]
     r#type: String,
+    /// The status's reason phrase.
+    #[schema(example = "Unprocessable Entity")]
     title: &'static str,
+    /// The HTTP status, repeated.
+    #[schema(example = 422)]
     status: u16,
+    /// What is wrong, for a human.
+    #[schema(example = "1 field(s) failed validation")]
     detail: String,
+    /// Every broken rule (422 only).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
     errors: &'a [FieldError],
 }
 

@@ -7,25 +7,34 @@ use order_contract::{LineItem, Order, OrderInput};
 use serde::{Deserialize, Serialize};
 use service_kit::trace_context::Trace;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
 use crate::publisher::PublishError;
 use crate::routes::AppState;
 
 /// The request body. Unknown fields are ignored so that newer clients keep
 /// working against this version.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "customer_id": "cust-42",
+    "currency": "EUR",
+    "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price_cents": 1299}]
+}))]
 pub struct OrderRequest {
     /// Client-chosen idempotency key: a client that got no answer retries with
     /// the same id. Generated (UUIDv7, time-ordered) when absent.
     pub order_id: Option<Uuid>,
-    /// See [`Order::customer_id`].
+    /// Who places the order.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub customer_id: String,
-    /// See [`Order::currency`].
+    /// ISO 4217 code of the currency every price is in.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
-    /// See [`Order::items`].
+    /// What is ordered.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<LineItem>,
 }
 
@@ -41,7 +50,7 @@ impl OrderRequest {
 }
 
 /// The 201 body: where the order is stored and what the service computed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderAccepted {
     /// The order's id, generated if the request had none.
     pub order_id: Uuid,
@@ -51,8 +60,9 @@ pub struct OrderAccepted {
     pub partition: i32,
     /// Offset of the order in that partition.
     pub offset: i64,
-    /// When the service accepted the order.
+    /// When the service accepted the order (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// Sum of the items, in the smallest unit of the currency.
     pub total_cents: u64,
@@ -60,6 +70,25 @@ pub struct OrderAccepted {
 
 /// Validates the order, publishes it, and answers 201 only after the broker
 /// acknowledged it. Nothing is published for a rejected order.
+#[utoipa::path(
+    post,
+    path = "/orders",
+    request_body(content = OrderRequest, content_type = "application/json"),
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; a new trace is started without it."),
+        ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
+    ),
+    responses(
+        (status = 201, description = "Stored: the broker acknowledged the order.", body = OrderAccepted,
+            headers(("x-request-id" = String, description = "The request's id."))),
+        (status = 400, description = "Not JSON, or not of the order's shape (`malformed-json`), or the body could not be read (`unreadable-body`).", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than `MAX_BODY_BYTES` (`payload-too-large`).", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The content type is not JSON (`unsupported-media-type`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Business rules broken (`validation-failed`); `errors` lists every field.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Not stored: shed under load (`overloaded`) or Kafka did not acknowledge in time (`kafka-unavailable`). Retry with the same `order_id`.", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u32, description = "Seconds to wait before retrying."))),
+    ),
+)]
 pub async fn create_order(
     State(state): State<AppState>,
     Extension(trace): Extension<Trace>,

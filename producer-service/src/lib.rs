@@ -9,6 +9,7 @@ mod correlation;
 mod error;
 mod extract;
 pub mod handler;
+pub mod openapi;
 pub mod publisher;
 pub mod routes;
 

@@ -29,6 +29,7 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
         .with_state(state)
         .merge(service_kit::health::routes(readiness))
         .merge(service_kit::metrics::routes())
+        .merge(crate::openapi::routes())
         // A route layer sees the matched route template; unknown paths are
         // not counted, so clients cannot create series.
         .route_layer(axum::middleware::from_fn(service_kit::metrics::track_http))

@@ -1,0 +1,43 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 description of `POST /orders`,
+//! generated from the handler's and the types' annotations, so it cannot
+//! drift from the code without a compile error or a failing test.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use utoipa::OpenApi;
+
+use crate::handler;
+
+/// The document's root: which paths it describes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orders",
+        description = "Accepts orders and publishes them to Kafka; 201 only once the broker acknowledged the order. Errors are RFC 9457 problem documents. Also served: GET /livez, GET /readyz (200 or 503) and GET /metrics (Prometheus text format)."
+    ),
+    paths(handler::create_order)
+)]
+pub struct ApiDoc;
+
+/// The document, rendered once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// `GET /openapi.json`.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route(
+        "/openapi.json",
+        get(|| async {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                DOCUMENT.as_str(),
+            )
+        }),
+    )
+}

@@ -1,0 +1,113 @@
+//! `GET /openapi.json` against the running service: every documented answer
+//! of `POST /orders` happens, and every answer that happens is documented
+//! with the body the service really sends.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{TestApp, valid_order};
+use order_contract::limits;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use test_support::MockKafka;
+
+/// A validator for `schema`, a schema object of `document` whose `$ref`s
+/// point into the document's components.
+fn validator(document: &Value, schema: &Value) -> jsonschema::Validator {
+    let mut root = schema.clone();
+    root["components"] = document["components"].clone();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("a valid JSON Schema")
+}
+
+/// Checks that `response` is documented (status and content type) and that
+/// its body matches the documented schema; returns its status.
+async fn check(document: &Value, response: reqwest::Response) -> u16 {
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    let documented = &document["paths"]["/orders"]["post"]["responses"][status.to_string()];
+    let schema = &documented["content"][&content_type]["schema"];
+    assert!(
+        schema.is_object(),
+        "{status} with {content_type} is not documented"
+    );
+    let errors: Vec<String> = validator(document, schema)
+        .iter_errors(&body)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{status} body {body} breaks the schema: {errors:?}"
+    );
+    status
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_answer_of_post_orders() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(
+        &kafka,
+        &["--max-body-bytes", "1024", "--delivery-timeout-ms", "1000"],
+    )
+    .await;
+    app.wait_ready().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1."));
+    let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(paths, ["/orders"]);
+
+    let example: Value = serde_json::from_str(include_str!("../../examples/order.json")).unwrap();
+    let request = json!({"$ref": "#/components/schemas/OrderRequest"});
+    assert!(validator(&document, &request).is_valid(&example));
+    let item = &document["components"]["schemas"]["LineItem"]["properties"];
+    assert_eq!(item["quantity"]["maximum"], limits::MAX_QUANTITY);
+    assert_eq!(
+        item["unit_price_cents"]["maximum"],
+        limits::MAX_UNIT_PRICE_CENTS
+    );
+    assert_eq!(item["sku"]["maxLength"], limits::MAX_ID_LEN);
+    let order = &document["components"]["schemas"]["OrderRequest"]["properties"];
+    assert_eq!(order["items"]["maxItems"], limits::MAX_ITEMS);
+
+    let mut invalid = valid_order();
+    invalid["currency"] = json!("euro");
+    let mut seen = BTreeSet::new();
+    seen.insert(check(&document, app.post_order(&valid_order()).await).await);
+    seen.insert(check(&document, app.post_raw(Some("application/json"), "{").await).await);
+    seen.insert(
+        check(
+            &document,
+            app.post_raw(Some("application/json"), vec![b' '; 2048])
+                .await,
+        )
+        .await,
+    );
+    seen.insert(check(&document, app.post_raw(Some("text/plain"), "hi").await).await);
+    seen.insert(check(&document, app.post_order(&invalid).await).await);
+    kafka.cluster.broker_down(1).unwrap();
+    seen.insert(check(&document, app.post_order(&valid_order()).await).await);
+    kafka.cluster.broker_up(1).unwrap();
+
+    let documented: BTreeSet<u16> = document["paths"]["/orders"]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|status| status.parse().unwrap())
+        .collect();
+    assert_eq!(seen, documented, "each documented answer was produced");
+    app.shut_down().await;
+}
