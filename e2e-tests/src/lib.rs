@@ -61,23 +61,22 @@ pub const COMMIT_INTERVAL_MS: u64 = 500;
 
 /// Starts consumer-service in `group` against `broker`; does not wait for an assignment.
 pub fn start_consumer(broker: &Broker, group: &str) -> ServiceProcess {
-    start_consumer_with(&broker.bootstrap, group)
+    start_consumer_with(&broker.bootstrap, group, &[])
 }
 
-/// [`start_consumer`] against any bootstrap address.
-pub fn start_consumer_with(bootstrap: &str, group: &str) -> ServiceProcess {
+/// [`start_consumer`] against any bootstrap address, with extra environment
+/// variables.
+pub fn start_consumer_with(bootstrap: &str, group: &str, env: &[(&str, &str)]) -> ServiceProcess {
     let bin = binary("CONSUMER_BIN", || release_binary("consumer-service"));
     let interval = COMMIT_INTERVAL_MS.to_string();
-    ServiceProcess::spawn(
-        bin,
-        &[],
-        &[
-            ("KAFKA_BROKERS", bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("CONSUMER_GROUP", group),
-            ("COMMIT_INTERVAL_MS", &interval),
-        ],
-    )
+    let mut all = vec![
+        ("KAFKA_BROKERS", bootstrap),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("CONSUMER_GROUP", group),
+        ("COMMIT_INTERVAL_MS", &interval),
+    ];
+    all.extend_from_slice(env);
+    ServiceProcess::spawn(bin, &[], &all)
 }
 
 /// Adds every "order processed" line of `consumer` to `ledger`, in log order.
