@@ -95,8 +95,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// each request's path and (protobuf) body.
 struct Collector {
     url: String,
-    bodies: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    bodies: Arc<Mutex<Vec<Export>>>,
 }
+
+/// The path and body of one request to the collector.
+type Export = (String, Vec<u8>);
 
 impl Collector {
     fn start() -> Self {
@@ -124,7 +127,7 @@ impl Collector {
     }
 }
 
-fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<(String, Vec<u8>)> {
+fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<Export> {
     let mut line = String::new();
     reader.read_line(&mut line).ok().filter(|n| *n > 0)?;
     let path = line.split(' ').nth(1)?.to_owned();
