@@ -6,10 +6,11 @@
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
-# Toolchain plus what librdkafka's bundled build needs (make, a C++ compiler, zlib).
+# Toolchain plus what librdkafka's bundled build needs (make, a C++ compiler,
+# zlib, and OpenSSL for TLS and SASL SCRAM).
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS chef
 RUN apt-get update \
- && apt-get install -y --no-install-recommends make g++ pkg-config zlib1g-dev \
+ && apt-get install -y --no-install-recommends make g++ pkg-config zlib1g-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --version 0.1.78 --locked
 WORKDIR /app
@@ -28,9 +29,10 @@ RUN cargo chef cook --release --locked --recipe-path recipe.json \
 COPY . .
 RUN scripts/build-release.sh
 
+# ca-certificates: the CA store TLS to managed Kafka clusters verifies against.
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 USER 10001:10001

@@ -1,13 +1,21 @@
 //! Kafka connection settings common to both services, and the one place
 //! where settings become an rdkafka [`ClientConfig`].
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use clap::Args;
+use clap::{ArgGroup, Args, ValueEnum};
 use rdkafka::ClientConfig;
 
-/// How to reach the Kafka cluster.
+/// How to reach and authenticate to the Kafka cluster.
+///
+/// Managed clusters: Confluent Cloud takes `SASL_SSL` with `PLAIN` (an API
+/// key and secret); Amazon MSK takes `SASL_SSL` with `SCRAM-SHA-512` (port
+/// 9096), or `SSL` (port 9094); Aiven and Redpanda Cloud take `SASL_SSL` with
+/// SCRAM. Their CA is usually in the system store, so `KAFKA_SSL_CA_LOCATION`
+/// is only needed for a private CA.
 #[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("sasl-password").args(["sasl_password", "sasl_password_file"])))]
 pub struct KafkaArgs {
     /// Comma-separated `host:port` list of brokers to bootstrap from.
     #[arg(
@@ -16,6 +24,59 @@ pub struct KafkaArgs {
         default_value = "localhost:9092"
     )]
     pub brokers: String,
+
+    /// How to talk to the brokers: in the clear or over TLS, with or without
+    /// SASL authentication.
+    #[arg(
+        long = "kafka-security-protocol",
+        env = "KAFKA_SECURITY_PROTOCOL",
+        value_enum,
+        default_value_t
+    )]
+    pub security_protocol: SecurityProtocol,
+
+    /// SASL mechanism; required with `SASL_PLAINTEXT` and `SASL_SSL`.
+    #[arg(
+        long = "kafka-sasl-mechanism",
+        env = "KAFKA_SASL_MECHANISM",
+        value_enum,
+        required_if_eq_any([("security_protocol", "SASL_PLAINTEXT"), ("security_protocol", "SASL_SSL")])
+    )]
+    pub sasl_mechanism: Option<SaslMechanism>,
+
+    /// SASL user name (Confluent Cloud: the API key); required with SASL.
+    #[arg(
+        long = "kafka-sasl-username",
+        env = "KAFKA_SASL_USERNAME",
+        required_if_eq_any([("security_protocol", "SASL_PLAINTEXT"), ("security_protocol", "SASL_SSL")]),
+        requires = "sasl-password"
+    )]
+    pub sasl_username: Option<String>,
+
+    /// SASL password (Confluent Cloud: the API secret). Prefer
+    /// `KAFKA_SASL_PASSWORD_FILE`: environment variables leak into process
+    /// listings and crash reports more easily than files.
+    #[arg(
+        long = "kafka-sasl-password",
+        env = "KAFKA_SASL_PASSWORD",
+        hide_env_values = true
+    )]
+    pub sasl_password: Option<Secret>,
+
+    /// File holding the SASL password (a Docker or Kubernetes secret); one
+    /// trailing newline is ignored. Read once at start-up.
+    #[arg(
+        long = "kafka-sasl-password-file",
+        env = "KAFKA_SASL_PASSWORD_FILE",
+        value_name = "PATH",
+        value_parser = Secret::from_file
+    )]
+    pub sasl_password_file: Option<Secret>,
+
+    /// PEM file of the CA certificates that sign the brokers' certificates,
+    /// for `SSL` and `SASL_SSL`. Unset: the system's CA store.
+    #[arg(long = "kafka-ssl-ca-location", env = "KAFKA_SSL_CA_LOCATION")]
+    pub ssl_ca_location: Option<PathBuf>,
 
     /// Extra librdkafka properties, `key=value` separated by `;`, applied last
     /// so they override the service's own settings. Use it for TLS, SASL and
@@ -26,6 +87,7 @@ pub struct KafkaArgs {
         env = "KAFKA_PROPERTIES",
         value_delimiter = ';',
         value_name = "KEY=VALUE",
+        value_parser = PropertyParser,
         // The values may hold credentials; --help must not print them.
         hide_env_values = true
     )]
@@ -33,14 +95,32 @@ pub struct KafkaArgs {
 }
 
 impl KafkaArgs {
-    /// Builds the client configuration: brokers, then the service's own
-    /// `settings`, then the operator's [`properties`](Self::properties).
+    /// Builds the client configuration: brokers and security, then the
+    /// service's own `settings`, then the operator's
+    /// [`properties`](Self::properties).
     pub fn client_config<'a>(
         &self,
         settings: impl IntoIterator<Item = (&'a str, String)>,
     ) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        config.set("security.protocol", self.security_protocol.as_str());
+        if let Some(mechanism) = self.sasl_mechanism {
+            config.set("sasl.mechanism", mechanism.as_str());
+        }
+        if let Some(username) = &self.sasl_username {
+            config.set("sasl.username", username);
+        }
+        if let Some(password) = self
+            .sasl_password
+            .as_ref()
+            .or(self.sasl_password_file.as_ref())
+        {
+            config.set("sasl.password", password.expose());
+        }
+        if let Some(ca) = &self.ssl_ca_location {
+            config.set("ssl.ca.location", ca.to_string_lossy());
+        }
         for (key, value) in settings {
             config.set(key, value);
         }
@@ -51,8 +131,105 @@ impl KafkaArgs {
     }
 }
 
+/// `security.protocol`: whether the connection uses TLS and SASL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum SecurityProtocol {
+    /// No TLS, no authentication: local development only.
+    #[default]
+    #[value(name = "PLAINTEXT")]
+    Plaintext,
+    /// TLS, no SASL (the broker may still ask for a client certificate,
+    /// configured through `KAFKA_PROPERTIES`).
+    #[value(name = "SSL")]
+    Ssl,
+    /// SASL without TLS: the password travels in the clear with `PLAIN`.
+    #[value(name = "SASL_PLAINTEXT")]
+    SaslPlaintext,
+    /// SASL over TLS: what managed clusters use.
+    #[value(name = "SASL_SSL")]
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The librdkafka value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plaintext => "plaintext",
+            Self::Ssl => "ssl",
+            Self::SaslPlaintext => "sasl_plaintext",
+            Self::SaslSsl => "sasl_ssl",
+        }
+    }
+}
+
+/// `sasl.mechanism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaslMechanism {
+    /// User name and password as they are; use it only over TLS.
+    #[value(name = "PLAIN")]
+    Plain,
+    /// Salted challenge-response with SHA-256.
+    #[value(name = "SCRAM-SHA-256")]
+    ScramSha256,
+    /// Salted challenge-response with SHA-512.
+    #[value(name = "SCRAM-SHA-512")]
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// The librdkafka value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "PLAIN",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+/// A credential: its `Debug` output is `Secret("[redacted]")`, it has no
+/// `Display`, and only [`Secret::expose`] reads it, so it cannot reach a log
+/// line or a panic message by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that hands it to librdkafka.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads a secret file; one trailing newline (as editors and `echo`
+    /// leave) is not part of the secret.
+    ///
+    /// # Errors
+    /// If the file cannot be read; the message names the path, never the content.
+    pub fn from_file(path: &str) -> Result<Self, String> {
+        let content = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {path}: {error}"))?;
+        let value = content
+            .strip_suffix('\n')
+            .map_or(content.as_str(), |v| v.strip_suffix('\r').unwrap_or(v));
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(\"[redacted]\")")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
 /// One librdkafka property given on the command line or in `KAFKA_PROPERTIES`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct KafkaProperty {
     /// Property name, e.g. `security.protocol`.
     pub key: String,
@@ -60,10 +237,24 @@ pub struct KafkaProperty {
     pub value: String,
 }
 
-/// A `KAFKA_PROPERTIES` entry that is not `key=value`.
+impl std::fmt::Debug for KafkaProperty {
+    /// Values of properties that may hold credentials (`sasl.password`,
+    /// `ssl.key.password`, `sasl.oauthbearer.client.secret`, `ssl.key.pem`,
+    /// `sasl.jaas.config`...) are redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sensitive = ["password", "secret", "key", "jaas", "token"]
+            .iter()
+            .any(|word| self.key.to_ascii_lowercase().contains(word));
+        let value = if sensitive { "[redacted]" } else { &self.value };
+        write!(f, "{}={value:?}", self.key)
+    }
+}
+
+/// A `KAFKA_PROPERTIES` entry that is not `key=value`. The entry itself is
+/// not in the message: a mistyped one may still hold a credential.
 #[derive(Debug, thiserror::Error)]
-#[error("expected KEY=VALUE, got {0:?}")]
-pub struct InvalidProperty(String);
+#[error("expected KEY=VALUE, got an entry without '=' or with an empty key")]
+pub struct InvalidProperty;
 
 impl FromStr for KafkaProperty {
     type Err = InvalidProperty;
@@ -74,8 +265,36 @@ impl FromStr for KafkaProperty {
                 key: key.trim().to_owned(),
                 value: value.trim().to_owned(),
             }),
-            _ => Err(InvalidProperty(s.to_owned())),
+            _ => Err(InvalidProperty),
         }
+    }
+}
+
+/// Parses `--kafka-property` values. clap's own error for a failed parse
+/// quotes the value; this one does not.
+#[derive(Debug, Clone, Copy)]
+struct PropertyParser;
+
+impl clap::builder::TypedValueParser for PropertyParser {
+    type Value = KafkaProperty;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<KafkaProperty, clap::Error> {
+        let invalid = |why: &dyn std::fmt::Display| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid KAFKA_PROPERTIES / --kafka-property entry: {why}\n"),
+            )
+        };
+        value
+            .to_str()
+            .ok_or_else(|| invalid(&"not UTF-8"))?
+            .parse()
+            .map_err(|error: InvalidProperty| invalid(&error))
     }
 }
 
@@ -116,5 +335,90 @@ mod tests {
         let property: KafkaProperty = "debug=broker,topic=x".parse().unwrap();
         assert_eq!(property.key, "debug");
         assert_eq!(property.value, "broker,topic=x");
+    }
+
+    #[test]
+    fn sasl_and_tls_settings_become_librdkafka_properties() {
+        let cli = Cli::parse_from([
+            "test",
+            "--kafka-security-protocol",
+            "SASL_SSL",
+            "--kafka-sasl-mechanism",
+            "SCRAM-SHA-512",
+            "--kafka-sasl-username",
+            "alice",
+            "--kafka-sasl-password",
+            "s3cret",
+            "--kafka-ssl-ca-location",
+            "/etc/ca.pem",
+        ]);
+        let config = cli.kafka.client_config([]);
+        assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(config.get("sasl.username"), Some("alice"));
+        assert_eq!(config.get("sasl.password"), Some("s3cret"));
+        assert_eq!(config.get("ssl.ca.location"), Some("/etc/ca.pem"));
+    }
+
+    #[test]
+    fn sasl_needs_a_mechanism_a_user_and_exactly_one_password_source() {
+        let sasl = ["test", "--kafka-security-protocol", "SASL_PLAINTEXT"];
+        let mechanism = ["--kafka-sasl-mechanism", "PLAIN"];
+        let user = ["--kafka-sasl-username", "alice"];
+        let password = ["--kafka-sasl-password", "pw"];
+        let file = ["--kafka-sasl-password-file", "/dev/null"];
+        let parse = |parts: &[&[&str]]| Cli::try_parse_from(parts.concat());
+        assert!(parse(&[&sasl, &user, &password]).is_err(), "no mechanism");
+        assert!(parse(&[&sasl, &mechanism, &password]).is_err(), "no user");
+        assert!(parse(&[&sasl, &mechanism, &user]).is_err(), "no password");
+        assert!(
+            parse(&[&sasl, &mechanism, &user, &password, &file]).is_err(),
+            "two passwords"
+        );
+        assert!(parse(&[&sasl, &mechanism, &user, &password]).is_ok());
+        assert!(parse(&[&sasl, &mechanism, &user, &file]).is_ok());
+        assert!(parse(&[&["test"]]).is_ok(), "PLAINTEXT needs nothing");
+    }
+
+    #[test]
+    fn a_password_file_is_read_without_its_trailing_newline() {
+        let path = std::env::temp_dir().join(format!("kafka-password-{}", std::process::id()));
+        std::fs::write(&path, "from-a-file\n").unwrap();
+        let secret = Secret::from_file(path.to_str().unwrap()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(secret.expose(), "from-a-file");
+        let missing = Secret::from_file("/nonexistent/password").unwrap_err();
+        assert!(missing.contains("/nonexistent/password"), "{missing}");
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_output_or_parse_errors() {
+        let cli = Cli::parse_from([
+            "test",
+            "--kafka-security-protocol",
+            "SASL_SSL",
+            "--kafka-sasl-mechanism",
+            "PLAIN",
+            "--kafka-sasl-username",
+            "alice",
+            "--kafka-sasl-password",
+            "hunter2-password",
+            "--kafka-property",
+            "ssl.key.password=hunter3-key;sasl.oauthbearer.client.secret=hunter4;linger.ms=5",
+        ]);
+        let debug = format!("{:?}", cli.kafka);
+        for secret in ["hunter2", "hunter3", "hunter4"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(
+            debug.contains("alice") && debug.contains("linger.ms=\"5\""),
+            "{debug}"
+        );
+
+        let error = Cli::try_parse_from(["test", "--kafka-property", "sasl.password hunter5"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!error.contains("hunter5"), "{error}");
     }
 }
