@@ -1,27 +1,41 @@
 //! Hooks librdkafka calls on group events: rebalances drive readiness and
 //! commit what was processed before partitions move to another instance.
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, Statistics};
-use service_kit::Readiness;
+use service_kit::{Readiness, ServiceContext};
 
 /// The consumer's context: reports rebalances, keeps [`Readiness`] in step
-/// with the group membership, and records librdkafka's statistics.
+/// with the group membership, and otherwise does what [`ServiceContext`]
+/// does (throttled logs, statistics as metrics).
 pub struct GroupContext {
     readiness: Readiness,
+    client: ServiceContext,
 }
 
 impl GroupContext {
     /// A context that reports membership into `readiness`.
     pub fn new(readiness: Readiness) -> Self {
-        Self { readiness }
+        Self {
+            readiness,
+            client: ServiceContext::default(),
+        }
     }
 }
 
 impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.client.log_line(level, facility, message);
+    }
+
     fn stats(&self, statistics: Statistics) {
-        service_kit::metrics::record_statistics(&statistics);
+        self.client.stats(statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.client.client_error(&error, reason);
     }
 }
 

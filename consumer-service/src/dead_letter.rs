@@ -8,13 +8,14 @@ use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use service_kit::ServiceContext;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
 /// Producer for the dead-letter topic.
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: FutureProducer<ServiceContext>,
     topic: String,
 }
 
@@ -22,7 +23,7 @@ impl DeadLetters {
     /// Creates the producer; does not wait for the broker.
     pub fn new(config: &Config) -> Result<Self, KafkaError> {
         Ok(Self {
-            producer: client_config(config).create()?,
+            producer: client_config(config).create_with_context(ServiceContext::default())?,
             topic: config.dlq_topic.clone(),
         })
     }

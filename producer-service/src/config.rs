@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use service_kit::KafkaArgs;
 use service_kit::telemetry::LogArgs;
+use service_kit::{KafkaArgs, Secret};
 
 /// Settings of producer-service.
 #[derive(Debug, Clone, Parser)]
@@ -40,6 +40,28 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Longest a request may take, body upload included; a slower one is
+    /// answered 408. Keep it above `DELIVERY_TIMEOUT_MS` + 1 s so that a
+    /// slow broker is answered 503 by the delivery timeout first.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
+    pub request_timeout_ms: u64,
+
+    /// Bearer tokens accepted on `POST /orders`, comma-separated. With none
+    /// here or in `API_TOKENS_FILE`, the API is open to anyone who can reach
+    /// it. `/livez`, `/readyz`, `/metrics` and `/openapi.json` stay open.
+    #[arg(
+        long,
+        env = "API_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_tokens: Vec<Secret>,
+
+    /// File of bearer tokens, one per line (blank lines and `#` comments
+    /// ignored), e.g. a Docker or Kubernetes secret. Adds to `API_TOKENS`.
+    #[arg(long, env = "API_TOKENS_FILE", value_name = "PATH", value_parser = TokenFile::read)]
+    pub api_tokens_file: Option<TokenFile>,
+
     /// How long shutdown waits for queued orders to be acknowledged.
     #[arg(long, env = "FLUSH_TIMEOUT_MS", default_value_t = 10_000)]
     pub flush_timeout_ms: u64,
@@ -55,8 +77,41 @@ impl Config {
         Duration::from_millis(self.delivery_timeout_ms)
     }
 
+    /// See [`Config::request_timeout_ms`].
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// Every accepted API token, from `API_TOKENS` and `API_TOKENS_FILE`.
+    pub fn api_tokens(&self) -> impl Iterator<Item = &Secret> {
+        let from_file = self.api_tokens_file.iter().flat_map(|file| &file.0);
+        self.api_tokens.iter().chain(from_file)
+    }
+
     /// See [`Config::flush_timeout_ms`].
     pub fn flush_timeout(&self) -> Duration {
         Duration::from_millis(self.flush_timeout_ms)
+    }
+}
+
+/// The tokens in an `API_TOKENS_FILE`.
+#[derive(Debug, Clone)]
+pub struct TokenFile(pub Vec<Secret>);
+
+impl TokenFile {
+    /// Reads one token per line, skipping blank lines and `#` comments.
+    ///
+    /// # Errors
+    /// If the file cannot be read; the message names the path only.
+    pub fn read(path: &str) -> Result<Self, String> {
+        let content = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {path}: {error}"))?;
+        let tokens = content
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| line.parse().unwrap_or_else(|never| match never {}))
+            .collect();
+        Ok(Self(tokens))
     }
 }

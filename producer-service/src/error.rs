@@ -31,6 +31,17 @@ pub enum ApiError {
     /// Kafka did not acknowledge the order.
     #[error(transparent)]
     Unavailable(#[from] PublishError),
+    /// API tokens are configured and the request has no accepted one.
+    #[error("{}", if *presented { "the bearer token is not accepted" } else { "this endpoint requires an Authorization: Bearer token" })]
+    Unauthorized {
+        /// Whether the request carried a bearer token at all.
+        presented: bool,
+    },
+    /// The request took longer than `REQUEST_TIMEOUT_MS`.
+    #[error(
+        "the request took longer than {0:?}; if it was an order, it may or may not be stored: retry with the same order_id"
+    )]
+    RequestTimeout(std::time::Duration),
     /// No route matches the path.
     #[error("no resource at this path")]
     NotFound,
@@ -47,6 +58,8 @@ impl ApiError {
             Self::UnreadableBody(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -62,6 +75,8 @@ impl ApiError {
             Self::Validation(_) => "validation-failed",
             Self::Unavailable(PublishError::Overloaded) => "overloaded",
             Self::Unavailable(_) => "kafka-unavailable",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::RequestTimeout(_) => "request-timeout",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
         }
@@ -115,8 +130,22 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::Unavailable(error) = &self {
-            headers.insert(header::RETRY_AFTER, error.retry_after().as_secs().into());
+        match &self {
+            Self::Unavailable(error) => {
+                headers.insert(header::RETRY_AFTER, error.retry_after().as_secs().into());
+            }
+            Self::Unauthorized { presented } => {
+                let challenge = if *presented {
+                    r#"Bearer realm="orders", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="orders""#
+                };
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            _ => {}
         }
         response
     }

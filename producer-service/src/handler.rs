@@ -74,6 +74,8 @@ pub struct OrderAccepted {
     post,
     path = "/orders",
     request_body(content = OrderRequest, content_type = "application/json"),
+    // Either a bearer token, or none when the API runs without API_TOKENS.
+    security(("bearer" = []), ()),
     params(
         ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; a new trace is started without it."),
         ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
@@ -82,6 +84,9 @@ pub struct OrderAccepted {
         (status = 201, description = "Stored: the broker acknowledged the order.", body = OrderAccepted,
             headers(("x-request-id" = String, description = "The request's id."))),
         (status = 400, description = "Not JSON, or not of the order's shape (`malformed-json`), or the body could not be read (`unreadable-body`).", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API tokens are configured and the request has none, or not an accepted one (`unauthorized`).", body = Problem, content_type = "application/problem+json",
+            headers(("www-authenticate" = String, description = "`Bearer realm=\"orders\"`, with `error=\"invalid_token\"` for a wrong token."))),
+        (status = 408, description = "The request outlasted `REQUEST_TIMEOUT_MS` (`request-timeout`), e.g. a stalled upload.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `MAX_BODY_BYTES` (`payload-too-large`).", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The content type is not JSON (`unsupported-media-type`).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Business rules broken (`validation-failed`); `errors` lists every field.", body = Problem, content_type = "application/problem+json"),

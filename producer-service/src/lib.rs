@@ -4,6 +4,7 @@
 //! [`run`] binds and serves until its shutdown future completes; [`serve`]
 //! does the same on a listener the caller bound (tests use port 0).
 
+mod auth;
 pub mod config;
 mod correlation;
 mod error;
@@ -51,9 +52,19 @@ pub async fn serve(
     describe_metrics();
     let readiness = Readiness::default();
     let watcher = publisher.watch_cluster(readiness.clone());
+    let api_tokens = auth::ApiTokens::new(config.api_tokens());
+    if api_tokens.is_open() {
+        tracing::warn!(
+            "no API_TOKENS or API_TOKENS_FILE: POST /orders is open to anyone who can reach it"
+        );
+    } else {
+        tracing::info!("POST /orders requires a bearer token");
+    }
     let state = routes::AppState {
         publisher: Arc::clone(&publisher),
         max_body_bytes: config.max_body_bytes,
+        api_tokens,
+        request_timeout: config.request_timeout(),
     };
     let app = routes::app(state, readiness.clone());
 

@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use crate::handler;
 
@@ -18,9 +19,23 @@ use crate::handler;
         title = "orders",
         description = "Accepts orders and publishes them to Kafka; 201 only once the broker acknowledged the order. Errors are RFC 9457 problem documents. Also served: GET /livez, GET /readyz (200 or 503) and GET /metrics (Prometheus text format)."
     ),
-    paths(handler::create_order)
+    paths(handler::create_order),
+    modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme `POST /orders` refers to.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The document, rendered once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {

@@ -8,7 +8,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use service_kit::Readiness;
-use service_kit::metrics::{STATISTICS_INTERVAL_MS, StatsContext};
+use service_kit::ServiceContext;
+use service_kit::metrics::STATISTICS_INTERVAL_MS;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
@@ -54,7 +55,7 @@ impl PublishError {
 /// The service's one Kafka producer. librdkafka batches and pipelines sends
 /// internally, so many requests share it concurrently.
 pub struct Publisher {
-    producer: FutureProducer<StatsContext>,
+    producer: FutureProducer<ServiceContext>,
     topic: String,
     delivery_timeout: Duration,
     in_flight: Semaphore,
@@ -63,7 +64,7 @@ pub struct Publisher {
 impl Publisher {
     /// Creates the producer; does not wait for the broker.
     pub fn new(config: &Config) -> Result<Self, KafkaError> {
-        let producer = client_config(config).create_with_context(StatsContext)?;
+        let producer = client_config(config).create_with_context(ServiceContext::default())?;
         Ok(Self {
             producer,
             topic: config.orders_topic.clone(),
@@ -205,7 +206,10 @@ fn client_config(config: &Config) -> ClientConfig {
 }
 
 /// Fetches the topic's metadata: succeeds when a broker answers and knows the topic.
-fn topic_reachable(producer: &FutureProducer<StatsContext>, topic: &str) -> Result<(), KafkaError> {
+fn topic_reachable(
+    producer: &FutureProducer<ServiceContext>,
+    topic: &str,
+) -> Result<(), KafkaError> {
     let metadata = producer
         .client()
         .fetch_metadata(Some(topic), Duration::from_secs(5))?;

@@ -2,11 +2,16 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use service_kit::Readiness;
 
+use crate::auth::{self, ApiTokens};
 use crate::error::ApiError;
 use crate::publisher::Publisher;
 use crate::{correlation, handler};
@@ -18,6 +23,10 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     /// Largest accepted body, for the 413 message.
     pub max_body_bytes: usize,
+    /// Who may post orders.
+    pub api_tokens: ApiTokens,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
 }
 
 /// The whole API: `POST /orders` plus the health endpoints. Unknown paths and
@@ -26,6 +35,12 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
     Router::new()
         .route("/orders", post(handler::create_order))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        // Route layers: only /orders needs a token and a time limit.
+        .route_layer(from_fn_with_state(
+            state.api_tokens.clone(),
+            auth::require_token,
+        ))
+        .route_layer(from_fn_with_state(state.request_timeout, time_limit))
         .with_state(state)
         .merge(service_kit::health::routes(readiness))
         .merge(service_kit::metrics::routes())
@@ -38,4 +53,11 @@ pub fn app(state: AppState, readiness: Readiness) -> Router {
         // Outermost, so that every log line of a request, problems
         // included, carries its request_id and trace_id.
         .layer(axum::middleware::from_fn(correlation::correlate))
+}
+
+/// Answers 408 when a request (slow upload included) outlasts `limit`.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    tokio::time::timeout(limit, next.run(request))
+        .await
+        .unwrap_or_else(|_| ApiError::RequestTimeout(limit).into_response())
 }

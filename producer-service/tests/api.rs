@@ -387,3 +387,55 @@ async fn the_request_id_is_echoed_and_the_trace_continues_into_the_record() {
     );
     app.shut_down().await;
 }
+
+#[tokio::test]
+async fn with_api_tokens_posting_needs_one_and_the_operational_endpoints_stay_open() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &["--api-tokens", "token-one,token-two"]).await;
+    app.wait_ready().await;
+    let post = |authorization: Option<&'static str>| {
+        let mut request = app.client.post(app.url("/orders")).json(&valid_order());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+
+    let missing = post(None).await.unwrap();
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        r#"Bearer realm="orders""#
+    );
+    let body = problem(missing, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(body["type"], "urn:problem-type:orders:unauthorized");
+    for wrong in [
+        "Bearer token-three",
+        "Bearer token-on",
+        "Basic token-one",
+        "token-one",
+    ] {
+        let response = post(Some(wrong)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{wrong}");
+    }
+    let wrong = post(Some("Bearer nope")).await.unwrap();
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    for right in ["Bearer token-one", "bearer token-two"] {
+        let response = post(Some(right)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{right}");
+    }
+    for open in ["/livez", "/readyz", "/metrics", "/openapi.json"] {
+        let response = app.client.get(app.url(open)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{open}");
+    }
+    app.shut_down().await;
+    assert_eq!(
+        count_records(&kafka, "orders").await,
+        2,
+        "refused orders were not published"
+    );
+}

@@ -11,6 +11,22 @@ use order_contract::limits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::MockKafka;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sends the headers and half the body of an order, then stalls: the
+/// request timeout must answer. Returns the status.
+async fn stalled_upload(app: &TestApp) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = "POST /orders HTTP/1.1\r\nhost: test\r\nauthorization: Bearer test-token\r\n\
+                content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"customer_id\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("request-timeout"), "{answer}");
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
 
 /// A validator for `schema`, a schema object of `document` whose `$ref`s
 /// point into the document's components.
@@ -52,12 +68,28 @@ async fn check(document: &Value, response: reqwest::Response) -> u16 {
 #[tokio::test]
 async fn the_openapi_document_describes_every_answer_of_post_orders() {
     let kafka = MockKafka::start();
-    let app = TestApp::spawn(
+    let mut app = TestApp::spawn(
         &kafka,
-        &["--max-body-bytes", "1024", "--delivery-timeout-ms", "1000"],
+        &[
+            "--max-body-bytes",
+            "1024",
+            "--delivery-timeout-ms",
+            "1000",
+            "--request-timeout-ms",
+            "3000",
+            "--api-tokens",
+            "test-token",
+        ],
     )
     .await;
     app.wait_ready().await;
+    let unauthenticated = app.post_order(&valid_order()).await;
+    let mut authorization = reqwest::header::HeaderMap::new();
+    authorization.insert("authorization", "Bearer test-token".parse().unwrap());
+    app.client = reqwest::Client::builder()
+        .default_headers(authorization)
+        .build()
+        .unwrap();
     let response = app
         .client
         .get(app.url("/openapi.json"))
@@ -86,6 +118,8 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     let mut invalid = valid_order();
     invalid["currency"] = json!("euro");
     let mut seen = BTreeSet::new();
+    seen.insert(check(&document, unauthenticated).await);
+    seen.insert(stalled_upload(&app).await);
     seen.insert(check(&document, app.post_order(&valid_order()).await).await);
     seen.insert(check(&document, app.post_raw(Some("application/json"), "{").await).await);
     seen.insert(

@@ -3,15 +3,19 @@
 //! environment, log set-up, the `/livez`, `/readyz` and `/metrics` endpoints
 //! and the shutdown signal.
 
+pub mod client_context;
 pub mod health;
 pub mod healthcheck;
 pub mod kafka;
 pub mod metrics;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
 
+pub use client_context::ServiceContext;
 pub use health::Readiness;
 pub use kafka::KafkaArgs;
+pub use secret::Secret;
 pub use shutdown::shutdown_signal;
 pub use telemetry::LogArgs;

@@ -13,11 +13,11 @@ use axum::routing::get;
 use axum::{Router, http::header};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use rdkafka::{ClientContext, Statistics};
+use rdkafka::Statistics;
 
 /// How often librdkafka reports its statistics, in milliseconds. Set as
-/// `statistics.interval.ms` only on clients whose context records them: the
-/// default context logs every report at INFO.
+/// `statistics.interval.ms` only on clients whose context records them
+/// ([`crate::ServiceContext`]): the default context logs every report at INFO.
 pub const STATISTICS_INTERVAL_MS: &str = "5000";
 
 /// Buckets of every `*_seconds` histogram: half a millisecond up to the
@@ -108,17 +108,6 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         gauge!("http_requests_in_flight").decrement(1);
-    }
-}
-
-/// A client context that records librdkafka's statistics; use it for
-/// clients that set [`STATISTICS_INTERVAL_MS`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StatsContext;
-
-impl ClientContext for StatsContext {
-    fn stats(&self, statistics: Statistics) {
-        record_statistics(&statistics);
     }
 }
 
