@@ -43,6 +43,16 @@ pub fn start_producer(broker: &Broker) -> (ServiceProcess, String) {
 /// # Panics
 /// As [`start_producer`].
 pub fn start_producer_with(bootstrap: &str, env: &[(&str, &str)]) -> (ServiceProcess, String) {
+    let (mut process, url) = spawn_producer(bootstrap, env);
+    process.wait_for_message("reached Kafka; ready");
+    (process, url)
+}
+
+/// Starts producer-service and waits until it listens, not until it is ready.
+///
+/// # Panics
+/// If it does not listen within 30 seconds.
+pub fn spawn_producer(bootstrap: &str, env: &[(&str, &str)]) -> (ServiceProcess, String) {
     let bin = binary("PRODUCER_BIN", || release_binary("producer-service"));
     let mut all = vec![("KAFKA_BROKERS", bootstrap), ("HTTP_ADDR", "127.0.0.1:0")];
     all.extend_from_slice(env);
@@ -52,7 +62,6 @@ pub fn start_producer_with(bootstrap: &str, env: &[(&str, &str)]) -> (ServicePro
         "http://{}",
         listening["addr"].as_str().expect("addr logged")
     );
-    process.wait_for_message("reached Kafka; ready");
     (process, url)
 }
 

@@ -23,6 +23,9 @@ pub struct Broker {
     tansu: PathBuf,
     port: u16,
     storage: String,
+    /// SCRAM-SHA-512 user and password the broker's own clients log in
+    /// with, when it requires authentication.
+    login: Option<(String, String)>,
     /// `host:port` for `KAFKA_BROKERS`.
     pub bootstrap: String,
 }
@@ -52,18 +55,48 @@ impl Broker {
             cache.join("bin/tansu")
         });
         let port = free_port();
-        let process = spawn_tansu(dir, &tansu, port, storage);
+        let process = spawn_tansu(dir, &tansu, port, storage, &[]);
         let broker = Self {
             process,
             dir: dir.to_owned(),
             tansu,
             port,
             storage: storage.to_owned(),
+            login: None,
             bootstrap: format!("127.0.0.1:{port}"),
         };
         broker.wait_until_up();
         broker.create_topic("orders", ORDERS_PARTITIONS);
         broker.create_topic("orders.dlq", 1);
+        broker
+    }
+
+    /// A broker that requires SASL (`SASL_PLAINTEXT`, `SCRAM-SHA-512`) and
+    /// knows `users` (name, password), with sqlite storage in `dir`, as
+    /// `scripts/local-broker.sh` starts it with `SASL_USERS`: tansu creates
+    /// users only while it does not require authentication, so it starts
+    /// open, gets its topics and users, and restarts with `--authentication`.
+    /// [`Broker::client`] logs in as the first user; the other helpers that
+    /// take only the bootstrap address cannot be used on it.
+    ///
+    /// # Panics
+    /// As [`Broker::start`], or if a user cannot be created.
+    pub fn start_with_users(dir: &Path, users: &[(&str, &str)]) -> Self {
+        let mut broker = Self::start_in(dir, "sqlite://tansu.db");
+        for (name, password) in users {
+            let status = Command::new(&broker.tansu)
+                .args(["user", "create", name, password, "--mechanism", "scram512"])
+                .args(["--broker", &format!("tcp://{}", broker.bootstrap)])
+                .status()
+                .expect("tansu user create runs");
+            assert!(status.success(), "cannot create SASL user {name}");
+        }
+        // Its exit status does not matter: the users are in the database.
+        broker.process.terminate(Duration::from_secs(10));
+        broker.login = users
+            .first()
+            .map(|(name, password)| ((*name).to_owned(), (*password).to_owned()));
+        broker.restart();
         broker
     }
 
@@ -74,7 +107,18 @@ impl Broker {
 
     /// Starts the broker again on the same port and storage.
     pub fn restart(&mut self) {
-        self.process = spawn_tansu(&self.dir, &self.tansu, self.port, &self.storage);
+        let authentication: &[&str] = if self.login.is_some() {
+            &["--authentication"]
+        } else {
+            &[]
+        };
+        self.process = spawn_tansu(
+            &self.dir,
+            &self.tansu,
+            self.port,
+            &self.storage,
+            authentication,
+        );
         self.wait_until_up();
     }
 
@@ -112,12 +156,19 @@ impl Broker {
         assert!(status.success(), "cannot create topic {name}");
     }
 
-    /// A plain client for checks that bypass the services.
+    /// A plain client for checks that bypass the services, logged in when
+    /// the broker requires it.
     pub fn client(&self) -> BaseConsumer {
-        ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()
-            .expect("client created")
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        if let Some((name, password)) = &self.login {
+            config
+                .set("security.protocol", "sasl_plaintext")
+                .set("sasl.mechanism", "SCRAM-SHA-512")
+                .set("sasl.username", name)
+                .set("sasl.password", password);
+        }
+        config.create().expect("client created")
     }
 
     /// The number of records in `topic`, from the partitions' high watermarks.
@@ -184,22 +235,25 @@ impl Broker {
     }
 }
 
-fn spawn_tansu(dir: &Path, tansu: &Path, port: u16, storage: &str) -> ServiceProcess {
+fn spawn_tansu(
+    dir: &Path,
+    tansu: &Path,
+    port: u16,
+    storage: &str,
+    extra: &[&str],
+) -> ServiceProcess {
     let url = format!("tcp://127.0.0.1:{port}");
-    ServiceProcess::spawn_in(
-        dir,
-        tansu,
-        &[
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            storage,
-        ],
-        &[("RUST_LOG", "warn")],
-    )
+    let mut args = vec![
+        "broker",
+        "--listener-url",
+        &url,
+        "--advertised-listener-url",
+        &url,
+        "--storage-engine",
+        storage,
+    ];
+    args.extend_from_slice(extra);
+    ServiceProcess::spawn_in(dir, tansu, &args, &[("RUST_LOG", "warn")])
 }
 
 /// The path in environment variable `var`, or `default()`; panics with a
