@@ -12,6 +12,7 @@ pub mod drain;
 pub mod http;
 pub mod orders;
 pub mod raw;
+pub mod records;
 pub mod run;
 pub mod stats;
 pub mod track;

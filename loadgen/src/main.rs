@@ -47,6 +47,37 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
     },
+    /// Write one record exactly as given, bypassing producer-service's
+    /// validation: for experiments with poison records.
+    Send {
+        /// Kafka bootstrap brokers.
+        #[arg(long, env = "KAFKA_BROKERS", default_value = "localhost:9092")]
+        brokers: String,
+        /// Topic to write to.
+        #[arg(long, env = "ORDERS_TOPIC", default_value = "orders")]
+        topic: String,
+        /// The record key.
+        #[arg(long)]
+        key: Option<String>,
+        /// The record value, as it is.
+        value: String,
+    },
+    /// Print the first records of a topic with their keys and headers, one
+    /// JSON object per line.
+    Show {
+        /// Kafka bootstrap brokers.
+        #[arg(long, env = "KAFKA_BROKERS", default_value = "localhost:9092")]
+        brokers: String,
+        /// Topic to read.
+        #[arg(long, default_value = "orders")]
+        topic: String,
+        /// Records to print.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Args)]
@@ -132,6 +163,28 @@ async fn main() -> anyhow::Result<()> {
                 drained.rate()
             );
             Ok(())
+        }
+        Command::Send {
+            brokers,
+            topic,
+            key,
+            value,
+        } => {
+            let (partition, offset) =
+                loadgen::records::send(&brokers, &topic, key.as_deref(), &value).await?;
+            println!("{topic} partition {partition} offset {offset}");
+            Ok(())
+        }
+        Command::Show {
+            brokers,
+            topic,
+            count,
+            timeout_secs,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                loadgen::records::show(&brokers, &topic, count, Duration::from_secs(timeout_secs))
+            })
+            .await?
         }
     }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Experiment 5, broker outage: with the broker gone the producer is not
+# ready and answers 503 with Retry-After (nothing is accepted that is not
+# stored); when the broker is back, readiness returns by itself.
+source "$(dirname "$0")/lib.sh"
+export DELIVERY_TIMEOUT_MS=3000
+# A broker keeps its data across a restart, so tansu stores it in sqlite.
+export STORAGE=sqlite
+start_broker
+start_producer
+
+say "Broker stopped; posting an order:"
+stop_broker
+answer=$(curl -s -i -X POST "$producer/orders" -H 'content-type: application/json' -d @"$root/examples/order.json")
+echo "$answer" | grep -iE '^HTTP/|^retry-after|"type"' | tr -d '\r'
+echo "$answer" | head -1 | grep -q ' 503' || fail "expected 503 while the broker is down"
+echo "$answer" | grep -qi '^retry-after:' || fail "expected a Retry-After header"
+for _ in $(seq 50); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$producer/readyz")" = 503 ] && break; sleep 0.2
+done
+echo "/readyz: $(curl -s -o /dev/null -w '%{http_code}' "$producer/readyz")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$producer/readyz")" = 503 ] || fail "expected /readyz 503"
+
+say "Broker started again (same port, same data):"
+start_broker
+ready=no
+for _ in $(seq 150); do
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$producer/readyz")" = 200 ]; then ready=yes; break; fi
+  sleep 0.2
+done
+[ "$ready" = yes ] || fail "not ready within 30 s of the broker's return"
+echo "/readyz: 200"
+# On Apache Kafka the next order is 201. tansu 0.6 is not there yet: after a
+# restart it panics on the idempotent producer's state (tansu-storage
+# lite.rs:503, "more or less than one row") and drops the producer's
+# connections, so this script shows the answer rather than asserting it.
+status=$(post_order | tail -1)
+echo "POST /orders: $status (201 on Apache Kafka; see docs/experiments.md for tansu)"
+say "ok: 503 with Retry-After while down, ready again once the broker is back"

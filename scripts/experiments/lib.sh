@@ -1,0 +1,84 @@
+# Shared by the experiment scripts: starts tansu (scripts/local-broker.sh)
+# and the release binaries on free ports, each logging JSON to a file in
+# $work, and gives the checks the experiments make. Sourced, not run.
+#
+#   KEEP=1   keep $work (the logs) after the experiment
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bin=${BIN_DIR:-$root/target/release}
+work=$(mktemp -d)
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "logs kept in $work" >&2; fi
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+say() { printf '\n# %s\n' "$*" >&2; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+
+# count_log FILE JQ_FILTER: how many JSON log lines match.
+count_log() { jq -c "select($2)" "$1" 2>/dev/null | wc -l; }
+
+# wait_log FILE JQ_FILTER [SECONDS]: until a JSON log line matches the filter.
+wait_log() {
+  local file=$1 filter=$2 timeout=${3:-60}
+  for _ in $(seq $((timeout * 5))); do
+    if [ -f "$file" ] && [ "$(count_log "$file" "$filter")" -gt 0 ]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "no line matching '$filter' in $(basename "$file") within ${timeout}s"
+}
+
+
+kafka_port=$(free_port)
+export KAFKA_BROKERS=127.0.0.1:$kafka_port LOG_FORMAT=json
+
+# start_broker: tansu on $kafka_port, its sqlite file (STORAGE=sqlite) in $work.
+start_broker() {
+  (cd "$work" && KAFKA_PORT=$kafka_port exec "$root/scripts/local-broker.sh") >"$work/broker.log" 2>&1 &
+  broker_pid=$!
+  pids+=("$broker_pid")
+  for _ in $(seq 150); do grep -q "tansu ready" "$work/broker.log" && return 0; sleep 0.2; done
+  fail "tansu did not start: $(cat "$work/broker.log")"
+}
+
+stop_broker() {
+  kill -TERM "$broker_pid"
+  wait "$broker_pid" 2>/dev/null || true
+}
+
+producer_port=$(free_port)
+producer=http://127.0.0.1:$producer_port
+
+start_producer() {
+  HTTP_ADDR=127.0.0.1:$producer_port "$bin/producer-service" >"$work/producer.log" 2>&1 &
+  pids+=("$!")
+  wait_log "$work/producer.log" '.message == "reached Kafka; ready"' 30
+}
+
+# start_consumer NAME [ENV=VALUE...]: a consumer-service logging to $work/NAME.log;
+# its pid is in consumer_pid.
+start_consumer() {
+  local name=$1; shift
+  env HTTP_ADDR=127.0.0.1:0 COMMIT_INTERVAL_MS=500 "$@" "$bin/consumer-service" >"$work/$name.log" 2>&1 &
+  consumer_pid=$!
+  pids+=("$consumer_pid")
+}
+
+# post_order [ORDER_ID]: POSTs examples/order.json (with that order_id);
+# prints the status line's code and the body.
+post_order() {
+  local body
+  body=$(jq -c --arg id "${1:-}" 'if $id == "" then . else .order_id = $id end' "$root/examples/order.json")
+  curl -s -w '\n%{http_code}\n' -X POST "$producer/orders" -H 'content-type: application/json' -d "$body"
+}
