@@ -119,9 +119,9 @@ impl<P: Process> Worker<P> {
     async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
         // Every log line about this record carries the trace the publishing
         // request started, so one grep follows an order across services.
-        let span = tracing::info_span!("record", trace_id = tracing::field::Empty);
-        let trace = Trace::continue_or_start(&span, traceparent(message));
-        span.record("trace_id", tracing::field::display(trace.trace_id));
+        let trace = Trace::continue_or_start(traceparent(message));
+        let span = tracing::info_span!("record", trace_id = %trace.trace_id);
+        trace.adopt(&span);
         let started = Instant::now();
         let done = self.handle_timed(message).instrument(span).await;
         metrics::histogram!("order_processing_duration_seconds").record(started.elapsed());

@@ -45,7 +45,7 @@ impl Target for RawTarget {
         // A fresh trace per order, as the service starts one per request
         // without a traceparent: same headers, same work.
         let span = tracing::Span::none();
-        let traceparent = Trace::continue_or_start(&span, None).traceparent(&span);
+        let traceparent = Trace::continue_or_start(None).traceparent(&span);
         let label = match self.publisher.publish(order, &traceparent).await {
             Ok(_) => "acked",
             Err(PublishError::Overloaded) => "overloaded",

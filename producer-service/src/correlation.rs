@@ -26,19 +26,19 @@ pub async fn correlate(mut request: Request, next: Next) -> Response {
         .filter(|value| !value.is_empty() && value.len() <= MAX_REQUEST_ID_LEN)
         .and_then(|value| value.to_str().ok())
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let traceparent = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|value| value.to_str().ok());
+    let trace = Trace::continue_or_start(traceparent);
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         %request_id,
-        trace_id = tracing::field::Empty,
+        trace_id = %trace.trace_id,
     );
-    let traceparent = request
-        .headers()
-        .get(TRACEPARENT)
-        .and_then(|value| value.to_str().ok());
-    let trace = Trace::continue_or_start(&span, traceparent);
-    span.record("trace_id", tracing::field::display(trace.trace_id));
+    trace.adopt(&span);
     request.extensions_mut().insert(trace);
 
     let mut response = next.run(request).instrument(span).await;

@@ -24,31 +24,46 @@ pub struct Trace {
     pub trace_id: TraceId,
     /// The caller's span, parent of ours.
     pub parent_span_id: SpanId,
+    /// The caller's sampling decision, passed on.
+    pub flags: TraceFlags,
 }
 
 impl Trace {
     /// Continues the trace in `traceparent`, or starts a new one if the value
-    /// is absent or malformed (a bad header must not fail the request). With
-    /// OTLP export on, `span` becomes a child of that context.
-    pub fn continue_or_start(span: &tracing::Span, traceparent: Option<&str>) -> Self {
+    /// is absent or malformed (a bad header must not fail the request).
+    pub fn continue_or_start(traceparent: Option<&str>) -> Self {
         let extracted = TraceContextPropagator::new().extract(&Single(traceparent));
-        let mut remote = extracted.span().span_context().clone();
-        if !remote.is_valid() {
-            let ids = RandomIdGenerator::default();
-            remote = SpanContext::new(
-                ids.new_trace_id(),
-                ids.new_span_id(),
-                TraceFlags::SAMPLED,
-                true,
-                TraceState::default(),
-            );
+        let span = extracted.span();
+        let remote = span.span_context();
+        if remote.is_valid() {
+            return Self {
+                trace_id: remote.trace_id(),
+                parent_span_id: remote.span_id(),
+                flags: remote.trace_flags(),
+            };
         }
-        // Fails only when no OpenTelemetry layer is installed: nothing to link.
-        let _ = span.set_parent(Context::new().with_remote_span_context(remote.clone()));
+        let ids = RandomIdGenerator::default();
         Self {
-            trace_id: remote.trace_id(),
-            parent_span_id: remote.span_id(),
+            trace_id: ids.new_trace_id(),
+            parent_span_id: ids.new_span_id(),
+            flags: TraceFlags::SAMPLED,
         }
+    }
+
+    /// With OTLP export on, makes `span` a child of the caller's span, so
+    /// the exported spans join the caller's trace. Create `span` with this
+    /// trace's id as its `trace_id` field: recording a field later makes the
+    /// JSON log layer format the span's fields a second time.
+    pub fn adopt(&self, span: &tracing::Span) {
+        let remote = SpanContext::new(
+            self.trace_id,
+            self.parent_span_id,
+            self.flags,
+            true,
+            TraceState::default(),
+        );
+        // Fails only when no OpenTelemetry layer is installed: nothing to link.
+        let _ = span.set_parent(Context::new().with_remote_span_context(remote));
     }
 
     /// The `traceparent` to send downstream from within `span`: the exported
@@ -86,7 +101,7 @@ mod tests {
 
     #[test]
     fn an_incoming_traceparent_is_continued() {
-        let trace = Trace::continue_or_start(&tracing::Span::none(), Some(INCOMING));
+        let trace = Trace::continue_or_start(Some(INCOMING));
         assert_eq!(
             trace.trace_id.to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -111,7 +126,7 @@ mod tests {
         ];
         let mut seen = Vec::new();
         for value in bad {
-            let trace = Trace::continue_or_start(&tracing::Span::none(), value);
+            let trace = Trace::continue_or_start(value);
             assert_ne!(trace.trace_id, TraceId::INVALID);
             assert!(!seen.contains(&trace.trace_id), "each start is a new trace");
             seen.push(trace.trace_id);
