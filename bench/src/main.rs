@@ -5,6 +5,7 @@
 //! the machine and the commands to a Markdown file. `scripts/bench.sh`
 //! builds everything and runs it.
 
+mod cpu;
 mod report;
 mod service;
 
@@ -14,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use cpu::Processes;
 use loadgen::http::HttpTarget;
 use loadgen::raw::RawTarget;
 use loadgen::run::{self, Mode, Outcome, Target, Until};
-use report::{Figures, Settings};
+use report::{Figures, PublishRun, Settings};
 use service::Service;
 use test_support::tansu::{Broker, binary, free_port};
 
@@ -58,9 +60,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let figures = measure(&settings).await?;
     let table = report::table(&figures, &settings);
-    println!("{table}");
+    let cpu = report::cpu_table(&figures);
+    println!("{table}\n{cpu}");
     if let Some(out) = args.out {
-        std::fs::write(&out, report::markdown(&table, &settings))
+        std::fs::write(&out, report::markdown(&table, &cpu, &settings))
             .with_context(|| format!("cannot write {}", out.display()))?;
         println!("written to {}", out.display());
     }
@@ -94,16 +97,21 @@ async fn measure(settings: &Settings) -> anyhow::Result<Figures> {
     wait_ready(&url).await?;
     let http = Arc::new(HttpTarget::new(&url)?);
     closed(&http, 64, warm_up).await;
+    let processes = Processes {
+        load: std::process::id(),
+        service: producer.pid(),
+        broker: broker.pid(),
+    };
     for concurrency in [64, 256] {
-        let raw_rate = closed(&raw, concurrency, elapsed).await.summary.ok_rate();
-        let http_rate = closed(&http, concurrency, elapsed).await.summary.ok_rate();
-        figures.publish.push((concurrency, raw_rate, http_rate));
+        let raw = publish(&raw, concurrency, elapsed, processes).await?;
+        let http = publish(&http, concurrency, elapsed, processes).await?;
+        figures.publish.push((concurrency, raw, http));
     }
 
     let max = figures
         .publish
         .iter()
-        .map(|&(_, _, http)| http)
+        .map(|(_, _, http)| http.rate)
         .fold(0.0, f64::max);
     let rate = (max / 2.0).max(1.0);
     eprintln!("latency: POST /orders at {rate:.0}/s, open loop");
@@ -174,6 +182,22 @@ async fn closed<T: Target>(target: &Arc<T>, concurrency: usize, until: Until) ->
         None,
     )
     .await
+}
+
+/// A closed-loop publish run, with the CPU each process spent on it.
+async fn publish<T: Target>(
+    target: &Arc<T>,
+    concurrency: usize,
+    until: Until,
+    processes: Processes,
+) -> anyhow::Result<PublishRun> {
+    let before = processes.snapshot()?;
+    let outcome = closed(target, concurrency, until).await;
+    Ok(PublishRun {
+        rate: outcome.summary.ok_rate(),
+        orders: outcome.summary.stored,
+        cpu: before.since(processes)?,
+    })
 }
 
 fn release_binary(var: &str, name: &str) -> PathBuf {

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use loadgen::stats::{Summary, ms};
 
+use crate::cpu::Usage;
+
 /// How long and how much the benchmark runs.
 pub struct Settings {
     /// Seconds per throughput or latency run.
@@ -14,11 +16,21 @@ pub struct Settings {
     pub drain_count: u64,
 }
 
+/// One publish run: its rate and what it cost.
+pub struct PublishRun {
+    /// Orders stored per second.
+    pub rate: f64,
+    /// Orders stored.
+    pub orders: u64,
+    /// CPU each process spent during the run.
+    pub cpu: Usage,
+}
+
 /// What was measured.
 #[derive(Default)]
 pub struct Figures {
-    /// Per concurrency: raw publish and HTTP orders/s.
-    pub publish: Vec<(usize, f64, f64)>,
+    /// Per concurrency: the raw publish run and the HTTP run.
+    pub publish: Vec<(usize, PublishRun, PublishRun)>,
     /// Open-loop rate, its latency summary, and orders skipped.
     pub latency: Option<(f64, Summary, u64)>,
     /// Plain consumer and consumer-service orders/s.
@@ -61,13 +73,13 @@ pub fn table(figures: &Figures, settings: &Settings) -> String {
         "| measurement | raw Kafka client | our service | ratio | target | |\n\
          |---|---:|---:|---:|---|---|\n",
     );
-    for &(concurrency, raw, http) in &figures.publish {
-        let ratio = http / raw.max(f64::MIN_POSITIVE);
+    for (concurrency, raw, http) in &figures.publish {
+        let ratio = http.rate / raw.rate.max(f64::MIN_POSITIVE);
         let _ = writeln!(
             t,
             "| publish, {concurrency} connections, orders/s | {} | {} | {ratio:.2} | ≥ 0.60 | {} |",
-            thousands(raw),
-            thousands(http),
+            thousands(raw.rate),
+            thousands(http.rate),
             verdict(ratio >= 0.6)
         );
     }
@@ -109,6 +121,55 @@ pub fn table(figures: &Figures, settings: &Settings) -> String {
     t
 }
 
+/// Where the CPU went in each publish run: microseconds per stored order
+/// for each process, and how many cores were busy on average.
+pub fn cpu_table(figures: &Figures) -> String {
+    let mut t = String::from(
+        "| publish run | orders/s | load generator | service | broker | all | cores busy |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (concurrency, raw, http) in &figures.publish {
+        for (name, run) in [("raw Kafka client", raw), ("producer-service, HTTP", http)] {
+            let [load, service, broker, all] = run.cpu.micros_per_order(run.orders);
+            let _ = writeln!(
+                t,
+                "| {name}, {concurrency} connections | {} | {load:.0} | {service:.0} | {broker:.0} | {all:.0} | {:.2} |",
+                thousands(run.rate),
+                run.cpu.cores_busy()
+            );
+        }
+    }
+    if let Some((concurrency, raw, http)) = figures.publish.last() {
+        t.push('\n');
+        t.push_str(&cpu_reading(*concurrency, raw, http));
+    }
+    t
+}
+
+/// What the CPU figures of the busiest publish pair say, in words.
+fn cpu_reading(concurrency: usize, raw: &PublishRun, http: &PublishRun) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let [.., raw_all] = raw.cpu.micros_per_order(raw.orders);
+    let [load, service, broker, all] = http.cpu.micros_per_order(http.orders);
+    #[allow(clippy::cast_precision_loss)] // a handful of cores
+    let capacity = cores as f64 * 1e6 / service.max(f64::MIN_POSITIVE);
+    format!(
+        "At {concurrency} connections the raw client kept {:.2} cores busy, \
+         {raw_all:.0} µs of CPU per order: it waits on the broker's \
+         acknowledgements, not on the CPU. The HTTP run kept {:.2} of the \
+         {cores} cores busy at {all:.0} µs per order, so the CPU bounds it; the \
+         load generator's HTTP client took {load:.0} µs and the broker \
+         {broker:.0} µs of each order on the same cores. producer-service \
+         itself spent {service:.0} µs per order: with the {cores} cores to \
+         itself it would serve about {} orders/s, {:.2} of raw publishing (a \
+         projection from the measured CPU time, not a measurement).\n",
+        raw.cpu.cores_busy(),
+        http.cpu.cores_busy(),
+        thousands(capacity),
+        capacity / raw.rate.max(f64::MIN_POSITIVE),
+    )
+}
+
 fn first_line(command: &str, args: &[&str]) -> String {
     Command::new(command)
         .args(args)
@@ -148,7 +209,7 @@ fn machine() -> String {
 }
 
 /// The whole BENCHMARKS.md.
-pub fn markdown(table: &str, settings: &Settings) -> String {
+pub fn markdown(table: &str, cpu: &str, settings: &Settings) -> String {
     let now = time::OffsetDateTime::now_utc();
     let date = format!("{} {:02}:{:02} UTC", now.date(), now.hour(), now.minute());
     let (s, n) = (settings.seconds, settings.drain_count);
@@ -160,6 +221,13 @@ pub fn markdown(table: &str, settings: &Settings) -> String {
          ## Results\n\n{table}\n\
          Ratios compare runs made side by side in the same process, minutes \
          apart, against the same broker.\n\n\
+         ## Where the CPU goes\n\n\
+         CPU time of each process during each publish run (user plus system, \
+         from `/proc/PID/stat`), in microseconds per stored order. The load \
+         generator is the raw Kafka client in raw runs and an HTTP client in \
+         HTTP runs; the service idles during raw runs. When the cores busy \
+         approach the machine's core count the run is CPU-bound, and its rate \
+         is about cores ÷ CPU per order.\n\n{cpu}\n\
          ## What each row runs\n\n\
          Every step is a `loadgen` run (`cargo run --release -p loadgen -- --help`), \
          with orders of one to five random line items:\n\n\

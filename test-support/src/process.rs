@@ -117,12 +117,17 @@ impl ServiceProcess {
             .collect()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` to the process.
     ///
     /// # Panics
     /// If the signal cannot be sent.
     pub fn signal(&self, signal: Signal) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("pid fits in i32"));
+        let pid = Pid::from_raw(i32::try_from(self.pid()).expect("pid fits in i32"));
         kill(pid, signal).expect("signal sent");
     }
 

@@ -141,6 +141,11 @@ impl Broker {
         })
     }
 
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// Kills the broker with SIGKILL, as a crash would.
     pub fn crash(&mut self) {
         self.process.crash();
