@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use order_contract::headers;
 use rdkafka::ClientConfig;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use service_kit::ServiceContext;
@@ -32,6 +32,10 @@ impl DeadLetters {
     /// retries with capped backoff until the broker acknowledged it. Returns
     /// false if `cancel` fired first: then the record was not dead-lettered
     /// and its offset must not be stored.
+    ///
+    /// A copy the producer or the topic refuses as it is (larger than
+    /// `message.max.bytes`, say) would be refused forever and block its
+    /// partition, so it is dead-lettered once more without its payload.
     pub async fn send(
         &self,
         message: &BorrowedMessage<'_>,
@@ -39,20 +43,32 @@ impl DeadLetters {
         cancel: &CancellationToken,
     ) -> bool {
         let mut backoff = Duration::from_millis(100);
+        let mut with_payload = true;
         loop {
-            match self.try_send(message, reason).await {
+            let error = match self.try_send(message, reason, with_payload).await {
                 Ok(()) => return true,
-                Err(error) => {
-                    tracing::error!(
-                        dlq_topic = %self.topic,
-                        partition = message.partition(),
-                        offset = message.offset(),
-                        %error,
-                        retry_in_ms = backoff.as_millis(),
-                        "cannot write to the dead-letter topic"
-                    );
-                }
+                Err(error) => error,
+            };
+            if with_payload && refused_as_is(&error) {
+                tracing::error!(
+                    dlq_topic = %self.topic,
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    payload_bytes = message.payload_len(),
+                    %error,
+                    "the dead-letter topic refused the record; dead-lettering it without its payload"
+                );
+                with_payload = false;
+                continue;
             }
+            tracing::error!(
+                dlq_topic = %self.topic,
+                partition = message.partition(),
+                offset = message.offset(),
+                %error,
+                retry_in_ms = backoff.as_millis(),
+                "cannot write to the dead-letter topic"
+            );
             tokio::select! {
                 () = cancel.cancelled() => return false,
                 () = tokio::time::sleep(backoff) => {}
@@ -65,9 +81,11 @@ impl DeadLetters {
         &self,
         message: &BorrowedMessage<'_>,
         reason: &str,
+        with_payload: bool,
     ) -> Result<(), KafkaError> {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
+        let payload_bytes = message.payload_len().to_string();
         let mut dlq_headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for header in original.iter() {
@@ -85,11 +103,17 @@ impl DeadLetters {
                 value: Some(value),
             });
         }
+        if !with_payload {
+            dlq_headers = dlq_headers.insert(Header {
+                key: headers::DLQ_PAYLOAD_OMITTED,
+                value: Some(&payload_bytes),
+            });
+        }
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(dlq_headers);
         if let Some(key) = message.key() {
             record = record.key(key);
         }
-        if let Some(payload) = message.payload() {
+        if let Some(payload) = message.payload().filter(|_| with_payload) {
             record = record.payload(payload);
         }
         self.producer
@@ -98,6 +122,19 @@ impl DeadLetters {
             .map(|_| ())
             .map_err(|(error, _)| error)
     }
+}
+
+/// Errors about the record itself, which no retry of the same record fixes.
+fn refused_as_is(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
 }
 
 /// Dead letters get the same durability as orders: `acks=all`, idempotent.

@@ -14,6 +14,14 @@ use test_support::{MockKafka, ServiceProcess, header, order, processed, publish_
 const WAIT: Duration = Duration::from_secs(30);
 
 fn start_consumer(kafka: &MockKafka) -> ServiceProcess {
+    start_consumer_with(kafka, "")
+}
+
+/// The consumer with `properties` (`key=value;…`) added to its clients' settings.
+fn start_consumer_with(kafka: &MockKafka, properties: &str) -> ServiceProcess {
+    // The mock coordinator waits almost a session timeout before it
+    // rebalances a group whose last member left; keep that short.
+    let properties = format!("session.timeout.ms=3000;heartbeat.interval.ms=500;{properties}");
     ServiceProcess::spawn(
         env!("CARGO_BIN_EXE_consumer-service"),
         &[],
@@ -21,12 +29,7 @@ fn start_consumer(kafka: &MockKafka) -> ServiceProcess {
             ("KAFKA_BROKERS", &kafka.bootstrap),
             ("HTTP_ADDR", "127.0.0.1:0"),
             ("COMMIT_INTERVAL_MS", "200"),
-            // The mock coordinator waits almost a session timeout before it
-            // rebalances a group whose last member left; keep that short.
-            (
-                "KAFKA_PROPERTIES",
-                "session.timeout.ms=3000;heartbeat.interval.ms=500",
-            ),
+            ("KAFKA_PROPERTIES", properties.trim_end_matches(';')),
         ],
     )
 }
@@ -171,6 +174,56 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
             .contains("currency")
     );
     consumer.stop();
+}
+
+#[test]
+fn a_poison_record_too_large_for_the_dead_letter_topic_is_dead_lettered_without_its_payload() {
+    let kafka = MockKafka::start();
+    // Accepted into the orders topic, but larger than the dead-letter
+    // producer's message.max.bytes below: its copy is refused as it is.
+    let large = vec![b'x'; 8_000];
+    test_support::produce(
+        &kafka.bootstrap,
+        "orders",
+        Some(b"large-key"),
+        &large,
+        OwnedHeaders::new(),
+    );
+    let valid = order("cust-after");
+    publish_order(&kafka.bootstrap, &valid);
+
+    let mut consumer = start_consumer_with(&kafka, "message.max.bytes=4000");
+    wait_for_order(&mut consumer, &valid);
+    let refused = consumer.wait_for_message(
+        "the dead-letter topic refused the record; dead-lettering it without its payload",
+    );
+    assert_eq!(refused["payload_bytes"], 8_000);
+
+    let dead = test_support::read(&kafka.bootstrap, "orders.dlq", 1, Duration::from_secs(10));
+    assert_eq!(dead.len(), 1, "the record is in the dead-letter topic");
+    let record = &dead[0];
+    assert_eq!(record.key(), Some(&b"large-key"[..]));
+    assert_eq!(record.payload(), None, "without its payload");
+    assert_eq!(
+        header(record, headers::DLQ_PAYLOAD_OMITTED).as_deref(),
+        Some("8000")
+    );
+    assert!(
+        header(record, headers::DLQ_REASON)
+            .unwrap()
+            .contains("malformed order JSON")
+    );
+    assert_eq!(
+        header(record, headers::DLQ_SOURCE_TOPIC).as_deref(),
+        Some("orders")
+    );
+    consumer.stop();
+    assert!(
+        consumer
+            .logged("cannot write to the dead-letter topic")
+            .is_empty(),
+        "no retry loop on a record the topic refuses"
+    );
 }
 
 /// The health listener's address, from the consumer's start-up log.

@@ -45,6 +45,10 @@ pub mod headers {
     pub const DLQ_SOURCE_PARTITION: &str = "dlq-source-partition";
     /// On dead-lettered records: the offset of the original in its partition.
     pub const DLQ_SOURCE_OFFSET: &str = "dlq-source-offset";
+    /// On dead-lettered records whose payload the dead-letter topic refused
+    /// (too large, say): the original payload's size in bytes. The record
+    /// then has no payload; the original stays in its source topic.
+    pub const DLQ_PAYLOAD_OMITTED: &str = "dlq-payload-omitted";
 }
 
 /// An accepted order, as published to the orders topic (JSON, keyed by `order_id`).
