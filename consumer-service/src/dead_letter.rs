@@ -85,7 +85,6 @@ impl DeadLetters {
     ) -> Result<(), KafkaError> {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        let payload_bytes = message.payload_len().to_string();
         let mut dlq_headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for header in original.iter() {
@@ -106,7 +105,7 @@ impl DeadLetters {
         if !with_payload {
             dlq_headers = dlq_headers.insert(Header {
                 key: headers::DLQ_PAYLOAD_OMITTED,
-                value: Some(&payload_bytes),
+                value: Some(&message.payload_len().to_string()),
             });
         }
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(dlq_headers);

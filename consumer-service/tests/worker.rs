@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use order_contract::{Order, headers};
 use rdkafka::Message;
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use serde_json::Value;
 use test_support::{MockKafka, ServiceProcess, header, order, processed, publish_order};
 
@@ -155,17 +155,7 @@ fn a_poison_record_is_dead_lettered_and_the_next_order_is_still_processed() {
         Some("abc"),
         "original headers kept"
     );
-    assert!(
-        header(truncated, headers::DLQ_REASON)
-            .unwrap()
-            .contains("malformed order JSON")
-    );
-    assert_eq!(
-        header(truncated, headers::DLQ_SOURCE_TOPIC).as_deref(),
-        Some("orders")
-    );
-    assert!(header(truncated, headers::DLQ_SOURCE_PARTITION).is_some());
-    assert!(header(truncated, headers::DLQ_SOURCE_OFFSET).is_some());
+    assert_dead_letter_from_orders(truncated, "malformed order JSON");
 
     let invalid_record = by_key[invalid.order_id.to_string().as_bytes()];
     assert!(
@@ -208,15 +198,7 @@ fn a_poison_record_too_large_for_the_dead_letter_topic_is_dead_lettered_without_
         header(record, headers::DLQ_PAYLOAD_OMITTED).as_deref(),
         Some("8000")
     );
-    assert!(
-        header(record, headers::DLQ_REASON)
-            .unwrap()
-            .contains("malformed order JSON")
-    );
-    assert_eq!(
-        header(record, headers::DLQ_SOURCE_TOPIC).as_deref(),
-        Some("orders")
-    );
+    assert_dead_letter_from_orders(record, "malformed order JSON");
     consumer.stop();
     assert!(
         consumer
@@ -224,6 +206,19 @@ fn a_poison_record_too_large_for_the_dead_letter_topic_is_dead_lettered_without_
             .is_empty(),
         "no retry loop on a record the topic refuses"
     );
+}
+
+/// Asserts that `record` names its origin in the orders topic and a reason
+/// mentioning `reason`.
+fn assert_dead_letter_from_orders(record: &OwnedMessage, reason: &str) {
+    let dlq_reason = header(record, headers::DLQ_REASON).expect("a dlq-reason header");
+    assert!(dlq_reason.contains(reason), "reason: {dlq_reason}");
+    assert_eq!(
+        header(record, headers::DLQ_SOURCE_TOPIC).as_deref(),
+        Some("orders")
+    );
+    assert!(header(record, headers::DLQ_SOURCE_PARTITION).is_some());
+    assert!(header(record, headers::DLQ_SOURCE_OFFSET).is_some());
 }
 
 /// The health listener's address, from the consumer's start-up log.

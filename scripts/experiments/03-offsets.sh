@@ -18,7 +18,7 @@ say "Three orders while it is down, then it starts again:"
 for _ in 1 2 3; do post_order | head -1 | jq -c '{order_id, partition, offset}'; done
 start_consumer shop-2 CONSUMER_GROUP=shop
 wait_log "$work/shop-2.log" "$processed" 90
-for _ in $(seq 50); do [ "$(count_log "$work/shop-2.log" "$processed")" -ge 3 ] && break; sleep 0.2; done
+within 10 logged "$work/shop-2.log" "$processed" 3 || true # checked exactly below
 sleep 2 # anything more would be a replay
 jq -c "select($processed) | {message, order_id, partition, offset}" "$work/shop-2.log"
 [ "$(count_log "$work/shop-2.log" "$processed")" -eq 3 ] || fail "the restart did not process exactly the 3 new orders"
@@ -27,7 +27,7 @@ jq -c "select($processed) | {message, order_id, partition, offset}" "$work/shop-
 
 say "A new group 'audit' with AUTO_OFFSET_RESET=earliest replays all four:"
 start_consumer audit CONSUMER_GROUP=audit AUTO_OFFSET_RESET=earliest
-for _ in $(seq 450); do [ "$(count_log "$work/audit.log" "$processed")" -ge 4 ] && break; sleep 0.2; done
+within 90 logged "$work/audit.log" "$processed" 4 || true # checked exactly below
 [ "$(count_log "$work/audit.log" "$processed")" -eq 4 ] || fail "the new group did not replay the 4 orders"
 echo "audit processed $(count_log "$work/audit.log" "$processed") orders"
 say "ok: committed offsets resume a group; a new group starts where AUTO_OFFSET_RESET says"

@@ -24,19 +24,28 @@ free_port() {
 say() { printf '\n# %s\n' "$*" >&2; }
 fail() { echo "FAILED: $*" >&2; exit 1; }
 
+# within SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds;
+# fails (returns 1) if it has not after SECONDS.
+within() {
+  local timeout=$1; shift
+  for _ in $(seq $((timeout * 5))); do
+    "$@" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
 # count_log FILE JQ_FILTER: how many JSON log lines match.
 count_log() { jq -c "select($2)" "$1" 2>/dev/null | wc -l; }
+
+# logged FILE JQ_FILTER [AT_LEAST]: whether at least AT_LEAST (1) lines match.
+logged() { [ -f "$1" ] && [ "$(count_log "$1" "$2")" -ge "${3:-1}" ]; }
 
 # wait_log FILE JQ_FILTER [SECONDS]: until a JSON log line matches the filter.
 wait_log() {
   local file=$1 filter=$2 timeout=${3:-60}
-  for _ in $(seq $((timeout * 5))); do
-    if [ -f "$file" ] && [ "$(count_log "$file" "$filter")" -gt 0 ]; then
-      return 0
-    fi
-    sleep 0.2
-  done
-  fail "no line matching '$filter' in $(basename "$file") within ${timeout}s"
+  within "$timeout" logged "$file" "$filter" \
+    || fail "no line matching '$filter' in $(basename "$file") within ${timeout}s"
 }
 
 
@@ -48,8 +57,7 @@ start_broker() {
   (cd "$work" && KAFKA_PORT=$kafka_port exec "$root/scripts/local-broker.sh") >"$work/broker.log" 2>&1 &
   broker_pid=$!
   pids+=("$broker_pid")
-  for _ in $(seq 150); do grep -q "tansu ready" "$work/broker.log" && return 0; sleep 0.2; done
-  fail "tansu did not start: $(cat "$work/broker.log")"
+  within 30 grep -q "tansu ready" "$work/broker.log" || fail "tansu did not start: $(cat "$work/broker.log")"
 }
 
 stop_broker() {
