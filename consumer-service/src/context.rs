@@ -1,9 +1,14 @@
-//! Hooks librdkafka calls on group events: rebalances drive readiness and
-//! commit what was processed before partitions move to another instance.
+//! Hooks librdkafka calls on group events: rebalances drive readiness,
+//! metrics and log lines.
+//!
+//! They run inside `StreamConsumer::recv`'s poll, on a runtime thread, so
+//! they must not block. Nothing here commits: with `enable.auto.commit`,
+//! librdkafka itself commits the stored offsets of revoked partitions before
+//! it gives them up, in the background.
 
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use service_kit::{Readiness, ServiceContext};
 
@@ -55,11 +60,6 @@ impl ConsumerContext for GroupContext {
                     "group membership lost; partitions revoked without a commit, rejoining"
                 );
                 return;
-            }
-            // Commit what was processed so the next owner starts right after it.
-            match consumer.commit_consumer_state(CommitMode::Sync) {
-                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                Err(error) => tracing::warn!(%error, "commit before revocation failed"),
             }
             tracing::info!(partitions = %describe(partitions), "partitions revoked");
         }

@@ -11,7 +11,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use service_kit::ServiceContext;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::config::Config;
+use crate::worker::Handled;
 
 /// Producer for the dead-letter topic.
 pub struct DeadLetters {
@@ -29,9 +31,9 @@ impl DeadLetters {
     }
 
     /// Writes a copy of `message` with `reason` to the dead-letter topic and
-    /// retries with capped backoff until the broker acknowledged it. Returns
-    /// false if `cancel` fired first: then the record was not dead-lettered
-    /// and its offset must not be stored.
+    /// retries with capped backoff until the broker acknowledged it, or
+    /// `cancel` fired: then the record was not dead-lettered and is
+    /// [`Handled::Interrupted`].
     ///
     /// A copy the producer or the topic refuses as it is (larger than
     /// `message.max.bytes`, say) would be refused forever and block its
@@ -41,12 +43,12 @@ impl DeadLetters {
         message: &BorrowedMessage<'_>,
         reason: &str,
         cancel: &CancellationToken,
-    ) -> bool {
-        let mut backoff = Duration::from_millis(100);
+    ) -> Handled {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         let mut with_payload = true;
         loop {
             let error = match self.try_send(message, reason, with_payload).await {
-                Ok(()) => return true,
+                Ok(()) => return Handled::Done,
                 Err(error) => error,
             };
             if with_payload && refused_as_is(&error) {
@@ -66,14 +68,12 @@ impl DeadLetters {
                 partition = message.partition(),
                 offset = message.offset(),
                 %error,
-                retry_in_ms = backoff.as_millis(),
+                retry_in_ms = backoff.next().as_millis(),
                 "cannot write to the dead-letter topic"
             );
-            tokio::select! {
-                () = cancel.cancelled() => return false,
-                () = tokio::time::sleep(backoff) => {}
+            if !backoff.wait(cancel).await {
+                return Handled::Interrupted;
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 

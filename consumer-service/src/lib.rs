@@ -5,6 +5,7 @@
 //! [`run`] binds and works until its shutdown future completes; [`serve`]
 //! does the same on a listener the caller bound (tests use port 0).
 
+mod backoff;
 pub mod config;
 mod context;
 mod dead_letter;

@@ -3,6 +3,8 @@
 //! Offsets are stored only after a record was handled (processed, or
 //! acknowledged by the dead-letter topic) and librdkafka commits stored
 //! offsets in the background, so a crash replays at most one commit interval.
+//! A record that shutdown interrupts ends the loop: no later record of its
+//! partition may store an offset past it.
 
 use std::time::{Duration, Instant};
 
@@ -17,10 +19,30 @@ use service_kit::trace_context::Trace;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::context::GroupContext;
 use crate::dead_letter::DeadLetters;
 use crate::handler::{self, Poison, Position, Process};
+
+/// What became of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Handled {
+    /// Processed, or acknowledged by the dead-letter topic: its offset may
+    /// be stored.
+    Done,
+    /// Shutdown came while it was being retried: it is not handled, so
+    /// neither its offset nor any later one of its partition may be stored.
+    Interrupted,
+}
+
+/// How the business step ended for one order.
+enum Attempts {
+    Succeeded,
+    GaveUp(Poison),
+    Interrupted,
+}
 
 /// The group consumer this service uses.
 pub type OrdersConsumer = StreamConsumer<GroupContext>;
@@ -73,16 +95,24 @@ pub async fn consume(
     tracing::info!(topic = %config.orders_topic, group = %config.consumer_group, "consumer started");
 
     loop {
+        // Cancellation first: once shutdown began, no further record starts.
         let message = tokio::select! {
+            biased;
             () = cancel.cancelled() => break,
             message = consumer.recv() => message,
         };
         match message {
-            Ok(message) => {
-                if worker.handle(&message).await {
-                    store_offset(&consumer, &message);
+            Ok(message) => match worker.handle(&message).await {
+                Handled::Done => store_offset(&consumer, &message),
+                Handled::Interrupted => {
+                    tracing::info!(
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        "shutdown interrupted this record's retries; its partition's next owner handles it"
+                    );
+                    break;
                 }
-            }
+            },
             // Processing took longer than max.poll.interval.ms: librdkafka
             // left the group and rejoins on the next poll. Say so loudly.
             Err(KafkaError::MessageConsumption(RDKafkaErrorCode::PollExceeded)) => {
@@ -114,33 +144,32 @@ struct Worker<P> {
 }
 
 impl<P: Process> Worker<P> {
-    /// Handles one record; true once it is done with (processed or
-    /// dead-lettered), false if shutdown interrupted it.
-    async fn handle(&self, message: &BorrowedMessage<'_>) -> bool {
+    /// Handles one record: processes it, or dead-letters it.
+    async fn handle(&self, message: &BorrowedMessage<'_>) -> Handled {
         // Every log line about this record carries the trace the publishing
         // request started, so one grep follows an order across services.
         let trace = Trace::continue_or_start(traceparent(message));
         let span = tracing::info_span!("record", trace_id = %trace.trace_id);
         trace.adopt(&span);
         let started = Instant::now();
-        let done = self.handle_timed(message).instrument(span).await;
+        let handled = self.handle_timed(message).instrument(span).await;
         metrics::histogram!("order_processing_duration_seconds").record(started.elapsed());
-        done
+        handled
     }
 
-    async fn handle_timed(&self, message: &BorrowedMessage<'_>) -> bool {
+    async fn handle_timed(&self, message: &BorrowedMessage<'_>) -> Handled {
         let at = Position {
             partition: message.partition(),
             offset: message.offset(),
         };
         let poison = match handler::decode(message.payload()) {
             Ok(order) => match self.process(&order, at).await {
-                Some(Ok(())) => {
+                Attempts::Succeeded => {
                     metrics::counter!("orders_processed_total", "result" => "ok").increment(1);
-                    return true;
+                    return Handled::Done;
                 }
-                Some(Err(poison)) => poison,
-                None => return false,
+                Attempts::GaveUp(poison) => poison,
+                Attempts::Interrupted => return Handled::Interrupted,
             },
             Err(poison) => poison,
         };
@@ -155,40 +184,33 @@ impl<P: Process> Worker<P> {
             %reason,
             "poison record; dead-lettering it"
         );
-        let sent = self.dead_letters.send(message, &reason, &self.cancel).await;
-        if sent {
+        let handled = self.dead_letters.send(message, &reason, &self.cancel).await;
+        if handled == Handled::Done {
             metrics::counter!("orders_processed_total", "result" => "dead_lettered").increment(1);
         }
-        sent
+        handled
     }
 
     /// Runs the business step, retrying failures with capped backoff.
-    /// `None` if shutdown came first.
-    async fn process(
-        &self,
-        order: &order_contract::Order,
-        at: Position,
-    ) -> Option<Result<(), Poison>> {
-        let mut backoff = Duration::from_millis(100);
+    async fn process(&self, order: &order_contract::Order, at: Position) -> Attempts {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut attempt = 1;
         loop {
             let error = match self.processor.process(order, at).await {
-                Ok(()) => return Some(Ok(())),
+                Ok(()) => return Attempts::Succeeded,
                 Err(error) => error,
             };
             if attempt >= self.attempts {
-                return Some(Err(Poison::Exhausted {
+                return Attempts::GaveUp(Poison::Exhausted {
                     attempts: attempt,
                     last: error,
-                }));
+                });
             }
-            tracing::warn!(order_id = %order.order_id, attempt, %error, retry_in_ms = backoff.as_millis(), "processing failed; retrying");
+            tracing::warn!(order_id = %order.order_id, attempt, %error, retry_in_ms = backoff.next().as_millis(), "processing failed; retrying");
             metrics::counter!("orders_processed_total", "result" => "retried").increment(1);
-            tokio::select! {
-                () = self.cancel.cancelled() => return None,
-                () = tokio::time::sleep(backoff) => {}
+            if !backoff.wait(&self.cancel).await {
+                return Attempts::Interrupted;
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
             attempt += 1;
         }
     }
