@@ -5,12 +5,17 @@ use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
 use service_kit::KafkaArgs;
+use service_kit::healthcheck::Command;
 use service_kit::telemetry::LogArgs;
 
 /// Settings of consumer-service.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "consumer-service", version, about)]
 pub struct Config {
+    /// Instead of serving, probe the instance running with these settings.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Kafka connection.
     #[command(flatten)]
     pub kafka: KafkaArgs,

@@ -9,6 +9,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use service_kit::ServiceContext;
+use service_kit::kafka::{self, ClientError};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
@@ -23,9 +24,9 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     /// Creates the producer; does not wait for the broker.
-    pub fn new(config: &Config) -> Result<Self, KafkaError> {
+    pub fn new(config: &Config) -> Result<Self, ClientError> {
         Ok(Self {
-            producer: client_config(config).create_with_context(ServiceContext::default())?,
+            producer: kafka::create(&client_config(config), ServiceContext::default())?,
             topic: config.dlq_topic.clone(),
         })
     }

@@ -15,6 +15,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use service_kit::Readiness;
+use service_kit::kafka;
 use service_kit::trace_context::Trace;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -80,9 +81,9 @@ pub async fn consume(
     readiness: Readiness,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: OrdersConsumer = client_config(config)
-        .create_with_context(GroupContext::new(readiness.clone()))
-        .context("cannot create the Kafka consumer")?;
+    let consumer: OrdersConsumer =
+        kafka::create(&client_config(config), GroupContext::new(readiness.clone()))
+            .context("cannot create the Kafka consumer")?;
     let worker = Worker {
         processor,
         dead_letters: DeadLetters::new(config).context("cannot create the dead-letter producer")?,

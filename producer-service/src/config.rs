@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use service_kit::healthcheck::Command;
 use service_kit::telemetry::LogArgs;
 use service_kit::{KafkaArgs, Secret};
 
@@ -12,6 +13,10 @@ use service_kit::{KafkaArgs, Secret};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "producer-service", version, about)]
 pub struct Config {
+    /// Instead of serving, probe the instance running with these settings.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Kafka connection.
     #[command(flatten)]
     pub kafka: KafkaArgs,

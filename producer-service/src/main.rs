@@ -1,31 +1,16 @@
-//! Entry point: read config, set up logs, serve until SIGTERM or ctrl-c; or, with
-//! `healthcheck`, probe a running instance.
+//! Entry point: parse the settings, then serve until SIGTERM or ctrl-c; or,
+//! with `healthcheck`, probe a running instance.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use producer_service::Config;
-use service_kit::healthcheck::{self, Command};
-
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: Config,
-}
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    let Cli { command, config } = Cli::parse();
-    if let Some(Command::Healthcheck) = command {
-        return Ok(healthcheck::check(config.http_addr));
-    }
-    let telemetry = config.log.init("producer-service")?;
-    let result = producer_service::run(config, service_kit::shutdown_signal()).await;
-    // Exporting the last spans blocks; it must not run on a runtime thread.
-    tokio::task::spawn_blocking(|| telemetry.shutdown()).await?;
-    result?;
-    Ok(ExitCode::SUCCESS)
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    let (command, log) = (config.command.clone(), config.log.clone());
+    let http_addr = config.http_addr;
+    let service = producer_service::run(config, service_kit::shutdown_signal());
+    service_kit::startup::main("producer-service", command, http_addr, &log, service).await
 }

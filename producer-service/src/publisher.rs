@@ -9,6 +9,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use service_kit::Readiness;
 use service_kit::ServiceContext;
+use service_kit::kafka::{self, ClientError};
 use service_kit::metrics::STATISTICS_INTERVAL_MS;
 use tokio::sync::Semaphore;
 
@@ -63,8 +64,11 @@ pub struct Publisher {
 
 impl Publisher {
     /// Creates the producer; does not wait for the broker.
-    pub fn new(config: &Config) -> Result<Self, KafkaError> {
-        let producer = client_config(config).create_with_context(ServiceContext::default())?;
+    ///
+    /// # Errors
+    /// If librdkafka refuses the settings.
+    pub fn new(config: &Config) -> Result<Self, ClientError> {
+        let producer = kafka::create(&client_config(config), ServiceContext::default())?;
         Ok(Self {
             producer,
             topic: config.orders_topic.clone(),

@@ -1,8 +1,11 @@
 //! Credentials given to the binary never come back out: not in `--help`,
-//! not in its logs, even at debug level and while it fails to connect.
+//! not in its logs, even at debug level and while it fails to connect, and
+//! not in the error a mistyped setting stops it with.
 
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 const SECRETS: [(&str, &str); 4] = [
     ("KAFKA_SASL_PASSWORD", "hunter2-sasl"),
@@ -53,11 +56,60 @@ fn debug_logs_of_a_failing_connection_hold_no_secret() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait for the failed connection attempt itself, then stop.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut logs = String::new();
+    while !logs.contains("Connection refused") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no connection attempt logged:\n{logs}"));
+        logs += &line;
+        logs.push('\n');
+    }
     child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(logs.contains("Connection refused"), "it tried:\n{logs}");
+    child.wait().unwrap();
+    reader.join().unwrap();
+    logs.extend(lines.try_iter().map(|line| line + "\n"));
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     assert_no_secret(&logs);
+}
+
+#[test]
+fn a_mistyped_kafka_property_stops_the_service_naming_it_but_not_its_value() {
+    for format in ["json", "text"] {
+        let output = producer()
+            .env("KAFKA_PROPERTIES", "sasl.pasword=hunter2-typo")
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("LOG_FORMAT", format)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "it refuses to start");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let all = format!("{stdout}{stderr}");
+        assert_no_secret(&all);
+        let failure: Vec<&str> = all
+            .lines()
+            .filter(|line| line.contains("sasl.pasword"))
+            .collect();
+        assert_eq!(failure.len(), 1, "logged once:\n{all}");
+        if format == "json" {
+            let line: serde_json::Value = serde_json::from_str(failure[0]).unwrap();
+            assert_eq!(line["level"], "ERROR");
+            assert_eq!(line["message"], "producer-service failed");
+        }
+    }
 }

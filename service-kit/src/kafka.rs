@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{ArgGroup, Args, ValueEnum};
-use rdkafka::ClientConfig;
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientConfig, ClientContext};
 
 use crate::Secret;
 
@@ -130,6 +132,58 @@ impl KafkaArgs {
             config.set(&property.key, &property.value);
         }
         config
+    }
+}
+
+/// Creates a Kafka client (producer or consumer) from `config`. A refusal
+/// is a [`ClientError`], which never holds a setting's value.
+///
+/// # Errors
+/// If librdkafka rejects a setting or cannot create the client.
+pub fn create<C, X>(config: &ClientConfig, context: X) -> Result<C, ClientError>
+where
+    C: FromClientConfigAndContext<X>,
+    X: ClientContext,
+{
+    config
+        .create_with_context(context)
+        .map_err(ClientError::from)
+}
+
+/// A Kafka client librdkafka would not create. Unlike rdkafka's own
+/// `KafkaError::ClientConfig`, whose message ends with the setting's value,
+/// it never holds a value: a mistyped name such as `sasl.pasword` still
+/// carries a password, and start-up errors end up in logs.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// librdkafka does not know the setting, or refused its value.
+    #[error("Kafka setting `{key}` is not accepted: {reason}")]
+    Setting {
+        /// The setting's name, as given.
+        key: String,
+        /// librdkafka's explanation, without the value.
+        reason: String,
+    },
+    /// The settings were accepted, but the client could not be created.
+    #[error(transparent)]
+    Create(KafkaError),
+}
+
+impl From<KafkaError> for ClientError {
+    fn from(error: KafkaError) -> Self {
+        match error {
+            KafkaError::ClientConfig(_, description, key, value) => {
+                // Some explanations quote the value ("Invalid value \"…\" for
+                // configuration property …"); those are not repeated.
+                let reason = if value.is_empty() || !description.contains(&value) {
+                    description
+                } else {
+                    "its value is not valid (not shown: it may be a secret)".to_owned()
+                };
+                Self::Setting { key, reason }
+            }
+            other => Self::Create(other),
+        }
     }
 }
 
@@ -339,6 +393,34 @@ mod tests {
         assert!(parse(&[&sasl, &mechanism, &user, &password]).is_ok());
         assert!(parse(&[&sasl, &mechanism, &user, &file]).is_ok());
         assert!(parse(&[&["test"]]).is_ok(), "PLAINTEXT needs nothing");
+    }
+
+    #[test]
+    fn a_rejected_setting_is_named_without_its_value() {
+        let kafka = |properties: &str| {
+            Cli::parse_from(["test", "--kafka-property", properties])
+                .kafka
+                .client_config([])
+        };
+        let create = |config: &ClientConfig| {
+            create::<rdkafka::producer::BaseProducer, _>(
+                config,
+                rdkafka::producer::DefaultProducerContext,
+            )
+            .err()
+            .expect("librdkafka refuses it")
+        };
+
+        let typo = create(&kafka("sasl.pasword=hunter2"));
+        let shown = format!("{typo} {typo:?}");
+        assert!(shown.contains("sasl.pasword"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        // librdkafka quotes a refused value in its explanation.
+        let refused = create(&kafka("acks=hunter3"));
+        let shown = format!("{refused} {refused:?}");
+        assert!(shown.contains("`acks`"), "{shown}");
+        assert!(!shown.contains("hunter3"), "{shown}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The plumbing `producer-service` and `consumer-service` share, so that each
 //! service crate holds only its own logic: Kafka client settings from the
-//! environment, log set-up, the `/livez`, `/readyz` and `/metrics` endpoints
-//! and the shutdown signal.
+//! environment, log set-up, the `/livez`, `/readyz` and `/metrics` endpoints,
+//! the shutdown signal and what `main` does around the service.
 
 pub mod client_context;
 pub mod health;
@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod secret;
 pub mod shutdown;
+pub mod startup;
 pub mod telemetry;
 pub mod trace_context;
 

@@ -8,7 +8,7 @@
 //! context and the outgoing `traceparent` names the exported span.
 
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
@@ -67,16 +67,34 @@ impl Trace {
     }
 
     /// The `traceparent` to send downstream from within `span`: the exported
-    /// span's id when OTLP export is on, else a fresh span id in this trace.
+    /// span when OTLP export is on, else a fresh span id in this trace with
+    /// the caller's flags (its sampling decision) passed on.
     pub fn traceparent(&self, span: &tracing::Span) -> String {
-        let context = span.context();
-        let ours = context.span().span_context().clone();
-        let (trace_id, span_id) = if ours.is_valid() {
-            (ours.trace_id(), ours.span_id())
-        } else {
-            (self.trace_id, RandomIdGenerator::default().new_span_id())
-        };
-        format!("00-{trace_id}-{span_id}-01")
+        let mut context = span.context();
+        if !context.span().span_context().is_valid() {
+            let ours = SpanContext::new(
+                self.trace_id,
+                RandomIdGenerator::default().new_span_id(),
+                self.flags,
+                false,
+                TraceState::default(),
+            );
+            context = Context::new().with_remote_span_context(ours);
+        }
+        let mut carrier = Outgoing(String::new());
+        TraceContextPropagator::new().inject_context(&context, &mut carrier);
+        carrier.0
+    }
+}
+
+/// Receives the `traceparent` a propagator writes.
+struct Outgoing(String);
+
+impl Injector for Outgoing {
+    fn set(&mut self, key: &str, value: String) {
+        if key == TRACEPARENT {
+            self.0 = value;
+        }
     }
 }
 
@@ -115,6 +133,16 @@ mod tests {
         assert_eq!(parts[2].len(), 16);
         assert_ne!(parts[2], "00f067aa0ba902b7", "a span of our own");
         assert_eq!(parts[3], "01");
+    }
+
+    #[test]
+    fn the_callers_sampling_decision_is_passed_on() {
+        for flags in ["00", "01"] {
+            let incoming = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}");
+            let trace = Trace::continue_or_start(Some(&incoming));
+            let outgoing = trace.traceparent(&tracing::Span::none());
+            assert!(outgoing.ends_with(&format!("-{flags}")), "{outgoing}");
+        }
     }
 
     #[test]
