@@ -1,5 +1,5 @@
 //! Kafka directly, with producer-service's own [`Publisher`]: the same
-//! settings (`acks=all`, idempotence, linger, batching, in-flight limit),
+//! settings (`acks=all`, idempotence, linger, batching, queue limit),
 //! the same encoding and headers, only no HTTP. The gap between this and
 //! [`crate::http`] is the cost of the HTTP layer.
 
@@ -48,7 +48,6 @@ impl Target for RawTarget {
         let traceparent = Trace::continue_or_start(None).traceparent(&span);
         let label = match self.publisher.publish(order, &traceparent).await {
             Ok(_) => "acked",
-            Err(PublishError::Overloaded) => "overloaded",
             Err(PublishError::QueueFull) => "queue-full",
             Err(PublishError::TimedOut(_)) => "timed-out",
             Err(PublishError::Kafka(_)) => "kafka-error",

@@ -35,19 +35,23 @@ pub struct Config {
     #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
     pub delivery_timeout_ms: u64,
 
-    /// Most orders waiting for a broker acknowledgement at once; beyond it
-    /// requests are answered 503 at once, so memory stays bounded when the
-    /// broker is slow or gone.
-    #[arg(long, env = "MAX_IN_FLIGHT_ORDERS", default_value_t = 4096)]
+    /// Most `POST /orders` requests handled at once, from the first byte of
+    /// the body to the broker's acknowledgement. Beyond it a request is
+    /// answered 503 at once, before its body is read, so memory stays
+    /// bounded (at most this many bodies of `MAX_BODY_BYTES`, and this many
+    /// orders in librdkafka's queue) however many clients upload, and when
+    /// the broker is slow or gone.
+    #[arg(long, env = "MAX_IN_FLIGHT_ORDERS", default_value_t = 1024)]
     pub max_in_flight_orders: usize,
 
     /// Largest accepted request body, in bytes; larger bodies get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Longest a request may take, body upload included; a slower one is
-    /// answered 408. Keep it above `DELIVERY_TIMEOUT_MS` + 1 s so that a
-    /// slow broker is answered 503 by the delivery timeout first.
+    /// Longest a client may take to send the request body; a slower upload
+    /// is answered 408 and nothing is published. Only the upload is timed:
+    /// the wait for the broker is bounded by `DELIVERY_TIMEOUT_MS`, so a
+    /// 408 never hides an order that was stored.
     #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
     pub request_timeout_ms: u64,
 

@@ -1,11 +1,14 @@
-//! Per-request correlation: the request span, its `x-request-id` (echoed in
-//! the response) and its W3C trace, which the handler passes on to Kafka.
+//! Per-request correlation: the `x-request-id` (the client's, or a new
+//! UUIDv7; tower-http sets it on the request and echoes it in the response)
+//! and the W3C trace, both on the request span, which the handler passes on
+//! to Kafka.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use service_kit::trace_context::{TRACEPARENT, Trace};
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -16,16 +19,39 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// client cannot make every log line of its request arbitrarily long.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
+/// Makes a UUIDv7 request id for requests that came without one.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = HeaderValue::try_from(Uuid::now_v7().to_string()).ok()?;
+        Some(RequestId::new(id))
+    }
+}
+
+/// Removes a client request id that is empty, too long or not visible
+/// ASCII, so that a new one is made instead (tower-http keeps any).
+pub async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let unusable = request.headers().get(&X_REQUEST_ID).is_some_and(|value| {
+        value.is_empty() || value.len() > MAX_REQUEST_ID_LEN || value.to_str().is_err()
+    });
+    if unusable {
+        request.headers_mut().remove(&X_REQUEST_ID);
+    }
+    request
+}
+
 /// Middleware: opens the request span with `request_id` and `trace_id`, so
-/// every log line of the request carries them; hands the [`Trace`] to the
-/// handler as a request extension; echoes `x-request-id`.
+/// every log line of the request carries them, and hands the [`Trace`] to
+/// the handler as a request extension.
 pub async fn correlate(mut request: Request, next: Next) -> Response {
     let request_id = request
-        .headers()
-        .get(&X_REQUEST_ID)
-        .filter(|value| !value.is_empty() && value.len() <= MAX_REQUEST_ID_LEN)
-        .and_then(|value| value.to_str().ok())
-        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let traceparent = request
         .headers()
         .get(TRACEPARENT)
@@ -40,10 +66,5 @@ pub async fn correlate(mut request: Request, next: Next) -> Response {
     );
     trace.adopt(&span);
     request.extensions_mut().insert(trace);
-
-    let mut response = next.run(request).instrument(span).await;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(X_REQUEST_ID, value);
-    }
-    response
+    next.run(request).instrument(span).await
 }

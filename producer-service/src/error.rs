@@ -1,6 +1,8 @@
 //! Every way a request can fail, and how each becomes an RFC 9457
 //! `application/problem+json` response.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +30,10 @@ pub enum ApiError {
     /// The order is well-formed but breaks business rules.
     #[error("{} field(s) failed validation", .0.len())]
     Validation(Vec<FieldError>),
+    /// `MAX_IN_FLIGHT_ORDERS` orders are being handled; this one was
+    /// refused before its body was read.
+    #[error("too many orders are being handled at once; retry shortly")]
+    Overloaded,
     /// Kafka did not acknowledge the order.
     #[error(transparent)]
     Unavailable(#[from] PublishError),
@@ -37,11 +43,16 @@ pub enum ApiError {
         /// Whether the request carried a bearer token at all.
         presented: bool,
     },
-    /// The request took longer than `REQUEST_TIMEOUT_MS`.
-    #[error(
-        "the request took longer than {0:?}; if it was an order, it may or may not be stored: retry with the same order_id"
-    )]
+    /// The body did not arrive within `REQUEST_TIMEOUT_MS`; nothing was
+    /// published.
+    #[error("the request body did not arrive within {0:?}; nothing was published")]
     RequestTimeout(std::time::Duration),
+    /// A bug: handling the request panicked. The last guard, so that even
+    /// then the answer is a problem document.
+    #[error(
+        "the service failed while handling the request; if it was an order, retry with the same order_id"
+    )]
+    Internal,
     /// No route matches the path.
     #[error("no resource at this path")]
     NotFound,
@@ -57,11 +68,12 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnreadableBody(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -73,15 +85,30 @@ impl ApiError {
             Self::UnreadableBody(_) => "unreadable-body",
             Self::MalformedJson(_) => "malformed-json",
             Self::Validation(_) => "validation-failed",
-            Self::Unavailable(PublishError::Overloaded) => "overloaded",
+            Self::Overloaded => "overloaded",
             Self::Unavailable(_) => "kafka-unavailable",
             Self::Unauthorized { .. } => "unauthorized",
             Self::RequestTimeout(_) => "request-timeout",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
+            Self::Internal => "internal-error",
+        }
+    }
+
+    /// How long a client should wait before retrying, for `Retry-After`.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Overloaded => Some(Duration::from_secs(1)),
+            Self::Unavailable(error) => Some(error.retry_after()),
+            _ => None,
         }
     }
 }
+
+/// Marks a response to an order that was handed to Kafka but not
+/// acknowledged: it may or may not be stored. The outcome metric reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct MayBeStored;
 
 /// The RFC 9457 body. `errors` is an extension member listing each failed rule.
 #[derive(Debug, Serialize, ToSchema)]
@@ -125,27 +152,27 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
+        if matches!(&self, Self::Unavailable(error) if error.may_be_stored()) {
+            response.extensions_mut().insert(MayBeStored);
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match &self {
-            Self::Unavailable(error) => {
-                headers.insert(header::RETRY_AFTER, error.retry_after().as_secs().into());
-            }
-            Self::Unauthorized { presented } => {
-                let challenge = if *presented {
-                    r#"Bearer realm="orders", error="invalid_token""#
-                } else {
-                    r#"Bearer realm="orders""#
-                };
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(challenge),
-                );
-            }
-            _ => {}
+        if let Some(wait) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, wait.as_secs().into());
+        }
+        if let Self::Unauthorized { presented } = self {
+            let challenge = if presented {
+                r#"Bearer realm="orders", error="invalid_token""#
+            } else {
+                r#"Bearer realm="orders""#
+            };
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

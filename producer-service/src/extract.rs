@@ -7,11 +7,13 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// Like `axum::Json`, but 400 for any malformed or mistyped body (with the
 /// JSON path of the offending value), 415 for a missing or non-JSON
-/// content type and 413 past the body limit.
+/// content type, 413 past the body limit and 408 when the upload outlasts
+/// `REQUEST_TIMEOUT_MS`. Only reading the body is timed: once an order is
+/// handed to Kafka, the answer says what Kafka did with it.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
@@ -28,15 +30,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
                 content_type.map(std::borrow::Cow::into_owned),
             ));
         }
-        let body =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => {
-                        ApiError::PayloadTooLarge(state.max_body_bytes)
-                    }
-                    _ => ApiError::UnreadableBody(rejection.body_text()),
-                })?;
+        let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, state))
+            .await
+            .map_err(|_elapsed| ApiError::RequestTimeout(state.body_timeout))?
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.max_body_bytes),
+                _ => ApiError::UnreadableBody(rejection.body_text()),
+            })?;
         parse(&body).map(JsonBody)
     }
 }

@@ -1,7 +1,9 @@
 //! `POST /orders`: validate, stamp, publish, and answer once Kafka acknowledged.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::{Extension, Json};
 use order_contract::{LineItem, Order, OrderInput};
 use serde::{Deserialize, Serialize};
@@ -10,10 +12,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, MayBeStored, Problem};
 use crate::extract::JsonBody;
-use crate::publisher::PublishError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The request body. Unknown fields are ignored so that newer clients keep
 /// working against this version.
@@ -86,38 +87,19 @@ pub struct OrderAccepted {
         (status = 400, description = "Not JSON, or not of the order's shape (`malformed-json`), or the body could not be read (`unreadable-body`).", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "API tokens are configured and the request has none, or not an accepted one (`unauthorized`).", body = Problem, content_type = "application/problem+json",
             headers(("www-authenticate" = String, description = "`Bearer realm=\"orders\"`, with `error=\"invalid_token\"` for a wrong token."))),
-        (status = 408, description = "The request outlasted `REQUEST_TIMEOUT_MS` (`request-timeout`), e.g. a stalled upload.", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive within `REQUEST_TIMEOUT_MS` (`request-timeout`), e.g. a stalled upload; nothing was published.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than `MAX_BODY_BYTES` (`payload-too-large`).", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The content type is not JSON (`unsupported-media-type`).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Business rules broken (`validation-failed`); `errors` lists every field.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Not stored: shed under load (`overloaded`) or Kafka did not acknowledge in time (`kafka-unavailable`). Retry with the same `order_id`.", body = Problem, content_type = "application/problem+json",
+        (status = 500, description = "A bug: handling the request failed unexpectedly (`internal-error`). Retry with the same `order_id`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Not acknowledged: shed under load before the body was read (`overloaded`), or Kafka did not acknowledge in time (`kafka-unavailable`; the order may or may not be stored). Retry with the same `order_id`.", body = Problem, content_type = "application/problem+json",
             headers(("retry-after" = u32, description = "Seconds to wait before retrying."))),
     ),
 )]
 pub async fn create_order(
     State(state): State<AppState>,
     Extension(trace): Extension<Trace>,
-    body: Result<JsonBody<OrderRequest>, ApiError>,
-) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
-    let result = match body {
-        Ok(JsonBody(request)) => accept(&state, &trace, request).await,
-        Err(error) => Err(error),
-    };
-    // Rejected: the service refused it (bad input, or shed under load).
-    // Failed: Kafka did not acknowledge it; it may or may not be stored.
-    let outcome = match &result {
-        Ok(_) => "acked",
-        Err(ApiError::Unavailable(PublishError::TimedOut(_) | PublishError::Kafka(_))) => "failed",
-        Err(_) => "rejected",
-    };
-    metrics::counter!("orders_published_total", "result" => outcome).increment(1);
-    result
-}
-
-async fn accept(
-    state: &AppState,
-    trace: &Trace,
-    request: OrderRequest,
+    JsonBody(request): JsonBody<OrderRequest>,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
     let total_cents = order_contract::validate(request.as_input()).map_err(ApiError::Validation)?;
 
@@ -150,4 +132,22 @@ async fn accept(
             total_cents,
         }),
     ))
+}
+
+/// Middleware around `POST /orders`: counts every answer in
+/// `orders_published_total`, those of the layers before the handler (401,
+/// 503 `overloaded`) included. Acked: stored. Failed: handed to Kafka but
+/// not acknowledged, so it may or may not be stored. Rejected: refused
+/// before it reached Kafka.
+pub async fn count_outcome(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let outcome = if response.status().is_success() {
+        "acked"
+    } else if response.extensions().get::<MayBeStored>().is_some() {
+        "failed"
+    } else {
+        "rejected"
+    };
+    metrics::counter!("orders_published_total", "result" => outcome).increment(1);
+    response
 }

@@ -13,6 +13,7 @@ pub mod handler;
 pub mod openapi;
 pub mod publisher;
 pub mod routes;
+pub mod state;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,13 +61,16 @@ pub async fn serve(
     } else {
         tracing::info!("POST /orders requires a bearer token");
     }
-    let state = routes::AppState {
+    let state = state::AppState {
         publisher: Arc::clone(&publisher),
         max_body_bytes: config.max_body_bytes,
-        api_tokens,
-        request_timeout: config.request_timeout(),
+        body_timeout: config.request_timeout(),
     };
-    let app = routes::app(state, readiness.clone());
+    let edge = routes::Edge {
+        api_tokens,
+        max_in_flight_orders: config.max_in_flight_orders,
+    };
+    let app = routes::app(state, edge, readiness.clone());
 
     let addr = listener.local_addr().context("listener has no address")?;
     tracing::info!(%addr, topic = %config.orders_topic, brokers = %config.kafka.brokers, "producer-service listening");
@@ -94,7 +98,7 @@ fn describe_metrics() {
     service_kit::metrics::recorder();
     metrics::describe_counter!(
         "orders_published_total",
-        "POST /orders outcomes: acked (201), rejected (bad input or shed) and failed (Kafka did not acknowledge)."
+        "POST /orders answers: acked (201, stored), rejected (refused before it reached Kafka: bad input, no token, shed) and failed (Kafka did not acknowledge; may or may not be stored)."
     );
     metrics::describe_histogram!(
         "kafka_ack_duration_seconds",

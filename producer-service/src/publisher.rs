@@ -11,7 +11,6 @@ use service_kit::Readiness;
 use service_kit::ServiceContext;
 use service_kit::kafka::{self, ClientError};
 use service_kit::metrics::STATISTICS_INTERVAL_MS;
-use tokio::sync::Semaphore;
 
 use crate::config::Config;
 
@@ -25,13 +24,10 @@ pub struct Ack {
 }
 
 /// Why Kafka did not take an order. Every variant means "try again later".
-/// `Overloaded` and `QueueFull` orders were never sent; after `TimedOut` or
-/// `Kafka` the order may or may not be stored.
+/// A `QueueFull` order was never sent; after `TimedOut` or `Kafka` the order
+/// may or may not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    /// `MAX_IN_FLIGHT_ORDERS` orders already await acknowledgement.
-    #[error("too many orders await acknowledgement")]
-    Overloaded,
     /// librdkafka's local queue is full: the broker is slower than the load.
     #[error("the producer queue is full")]
     QueueFull,
@@ -47,19 +43,25 @@ impl PublishError {
     /// How long a client should wait before retrying.
     pub fn retry_after(&self) -> Duration {
         match self {
-            Self::Overloaded | Self::QueueFull => Duration::from_secs(1),
+            Self::QueueFull => Duration::from_secs(1),
             Self::TimedOut(_) | Self::Kafka(_) => Duration::from_secs(5),
         }
+    }
+
+    /// Whether the order may have been stored although it was not
+    /// acknowledged.
+    pub fn may_be_stored(&self) -> bool {
+        !matches!(self, Self::QueueFull)
     }
 }
 
 /// The service's one Kafka producer. librdkafka batches and pipelines sends
-/// internally, so many requests share it concurrently.
+/// internally, so many requests share it concurrently. How many is bounded
+/// by the HTTP layer (`MAX_IN_FLIGHT_ORDERS`) and by librdkafka's queue.
 pub struct Publisher {
     producer: FutureProducer<ServiceContext>,
     topic: String,
     delivery_timeout: Duration,
-    in_flight: Semaphore,
 }
 
 impl Publisher {
@@ -73,7 +75,6 @@ impl Publisher {
             producer,
             topic: config.orders_topic.clone(),
             delivery_timeout: config.delivery_timeout(),
-            in_flight: Semaphore::new(config.max_in_flight_orders),
         })
     }
 
@@ -85,12 +86,6 @@ impl Publisher {
     /// Publishes `order` keyed by its id, with the W3C `traceparent` that
     /// the consumer continues, and waits for the broker's acknowledgement.
     pub async fn publish(&self, order: &Order, traceparent: &str) -> Result<Ack, PublishError> {
-        // Shed load rather than queue without limit; the permit is held
-        // until the broker answered or the request was dropped.
-        let _permit = self
-            .in_flight
-            .try_acquire()
-            .map_err(|_| PublishError::Overloaded)?;
         let key = order.order_id.to_string();
         let payload = order.encode();
         let record = FutureRecord::to(&self.topic)
@@ -196,8 +191,8 @@ fn client_config(config: &Config) -> ClientConfig {
         // connection again (librdkafka issue #4953; the fault suite caught
         // it). One request at a time keeps the idempotent retries exact.
         ("max.in.flight.requests.per.connection", "1".to_owned()),
-        // The in-flight permits bound the queue while requests wait; this
-        // bounds it too when a client disconnects and its order stays queued.
+        // The HTTP layer bounds the orders whose requests wait; this bounds
+        // the queue too when a client disconnects and its order stays queued.
         (
             "queue.buffering.max.messages",
             config.max_in_flight_orders.to_string(),

@@ -1,63 +1,117 @@
 //! The HTTP surface: which path goes to which handler, and the layers around them.
 
-use std::sync::Arc;
+use std::any::Any;
 
-use std::time::Duration;
-
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state, map_request};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
+use axum::{BoxError, Router};
 use service_kit::Readiness;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::auth::{self, ApiTokens};
+use crate::correlation::{self, X_REQUEST_ID};
 use crate::error::ApiError;
-use crate::publisher::Publisher;
-use crate::{correlation, handler};
+use crate::handler;
+use crate::state::AppState;
 
-/// What handlers share.
+/// Limits of the order endpoint that act before its handler runs.
 #[derive(Clone)]
-pub struct AppState {
-    /// The Kafka producer.
-    pub publisher: Arc<Publisher>,
-    /// Largest accepted body, for the 413 message.
-    pub max_body_bytes: usize,
+pub struct Edge {
     /// Who may post orders.
     pub api_tokens: ApiTokens,
-    /// Longest a request may take.
-    pub request_timeout: Duration,
+    /// Most `POST /orders` requests handled at once, body upload included.
+    pub max_in_flight_orders: usize,
 }
 
-/// The whole API: `POST /orders` plus the health endpoints. Unknown paths and
-/// methods get problem documents too.
-pub fn app(state: AppState, readiness: Readiness) -> Router {
+/// The whole API: `POST /orders` plus the health, metrics and OpenAPI
+/// endpoints. Unknown paths and methods get problem documents too.
+pub fn app(state: AppState, edge: Edge, readiness: Readiness) -> Router {
     Router::new()
-        .route("/orders", post(handler::create_order))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        // Route layers: only /orders needs a token and a time limit.
-        .route_layer(from_fn_with_state(
-            state.api_tokens.clone(),
-            auth::require_token,
-        ))
-        .route_layer(from_fn_with_state(state.request_timeout, time_limit))
+        .route("/orders", create_order(&state, edge))
         .with_state(state)
         .merge(service_kit::health::routes(readiness))
         .merge(service_kit::metrics::routes())
         .merge(crate::openapi::routes())
         // A route layer sees the matched route template; unknown paths are
         // not counted, so clients cannot create series.
-        .route_layer(axum::middleware::from_fn(service_kit::metrics::track_http))
+        .route_layer(from_fn(service_kit::metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Outermost, so that every log line of a request, problems
-        // included, carries its request_id and trace_id.
-        .layer(axum::middleware::from_fn(correlation::correlate))
+        // The last guard: a bug that panics still gets a problem document.
+        .layer(CatchPanicLayer::custom(internal_error))
+        // Outside the panic guard, so that every log line of a request,
+        // problems and panics included, carries its request_id and trace_id.
+        .layer(from_fn(correlation::correlate))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(
+            X_REQUEST_ID,
+            correlation::NewRequestId,
+        ))
+        .layer(map_request(correlation::drop_unusable_request_id))
 }
 
-/// Answers 408 when a request (slow upload included) outlasts `limit`.
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    tokio::time::timeout(limit, next.run(request))
-        .await
-        .unwrap_or_else(|_| ApiError::RequestTimeout(limit).into_response())
+/// `POST /orders` and, outermost first: the outcome metric, the token
+/// check, and the in-flight limit, which refuses an order beyond
+/// `max_in_flight_orders` with 503 before a byte of its body is read, so
+/// that memory stays bounded however many clients upload at once.
+fn create_order(state: &AppState, edge: Edge) -> MethodRouter<AppState> {
+    let limit = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: BoxError| async {
+            ApiError::Overloaded
+        }))
+        .load_shed()
+        .concurrency_limit(edge.max_in_flight_orders);
+    post(handler::create_order)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .route_layer(limit)
+        .route_layer(from_fn_with_state(edge.api_tokens, auth::require_token))
+        .route_layer(from_fn(handler::count_outcome))
+}
+
+/// Answers a panic with a 500 problem document and logs it once.
+fn internal_error(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = message, "request handler panicked");
+    ApiError::Internal.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn buggy() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_with_a_500_problem_document() {
+        let app = Router::new()
+            .route("/boom", get(buggy))
+            .layer(CatchPanicLayer::custom(internal_error));
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["type"], "urn:problem-type:orders:internal-error");
+        assert_eq!(problem["status"], 500);
+    }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, valid_order};
+use common::{TestApp, read_answer, stalled_upload, valid_order};
 use reqwest::StatusCode;
 use test_support::{Exposition, MockKafka};
 
@@ -21,11 +21,46 @@ async fn scrape(app: &TestApp) -> Exposition {
     Exposition::parse(&response.text().await.unwrap()).expect("the exposition parses")
 }
 
+/// Scrapes until `ready` holds.
+async fn scrape_until(app: &TestApp, ready: impl Fn(&Exposition) -> bool) -> Exposition {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = scrape(app).await;
+        if ready(&metrics) {
+            return metrics;
+        }
+        assert!(Instant::now() < deadline, "never ready: {metrics:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_every_outcome_of_post_orders_and_report_librdkafka_statistics() {
     let kafka = MockKafka::start();
-    let app = TestApp::spawn(&kafka, &["--delivery-timeout-ms", "1000"]).await;
+    let mut app = TestApp::spawn(
+        &kafka,
+        &[
+            "--delivery-timeout-ms",
+            "1000",
+            "--request-timeout-ms",
+            "2000",
+            "--max-in-flight-orders",
+            "1",
+            "--api-tokens",
+            "test-token",
+        ],
+    )
+    .await;
     app.wait_ready().await;
+    let unauthenticated = app.post_order(&valid_order()).await;
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    let token = "authorization: Bearer test-token\r\n";
+    let mut authorization = reqwest::header::HeaderMap::new();
+    authorization.insert("authorization", "Bearer test-token".parse().unwrap());
+    app.client = reqwest::Client::builder()
+        .default_headers(authorization)
+        .build()
+        .unwrap();
 
     assert_eq!(
         app.post_order(&valid_order()).await.status(),
@@ -33,11 +68,21 @@ async fn metrics_count_every_outcome_of_post_orders_and_report_librdkafka_statis
     );
     let malformed = app.post_raw(Some("application/json"), "{").await;
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    // A stalled upload holds the one in-flight place until it times out;
+    // an order meanwhile is shed.
+    let stalled = stalled_upload(app.addr, token).await;
+    scrape_until(&app, |m| {
+        m.value("http_requests_in_flight", &[]) == Some(2.0) // with the scrape
+    })
+    .await;
+    let shed = app.post_order(&valid_order()).await;
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(read_answer(stalled).await.starts_with("HTTP/1.1 408"));
 
     let metrics = scrape(&app).await;
     let published = |result| metrics.value("orders_published_total", &[("result", result)]);
     assert_eq!(published("acked"), Some(1.0));
-    assert_eq!(published("rejected"), Some(1.0));
+    assert_eq!(published("rejected"), Some(4.0), "401, 400, 503 and 408");
     assert_eq!(published("failed"), None);
     let requests = |status| {
         metrics.value(
@@ -45,8 +90,9 @@ async fn metrics_count_every_outcome_of_post_orders_and_report_librdkafka_statis
             &[("method", "POST"), ("route", "/orders"), ("status", status)],
         )
     };
-    assert_eq!(requests("201"), Some(1.0));
-    assert_eq!(requests("400"), Some(1.0));
+    for status in ["201", "400", "401", "408", "503"] {
+        assert_eq!(requests(status), Some(1.0), "{status}");
+    }
     assert_eq!(
         metrics.value("kafka_ack_duration_seconds_count", &[]),
         Some(1.0)
@@ -58,20 +104,11 @@ async fn metrics_count_every_outcome_of_post_orders_and_report_librdkafka_statis
     );
 
     // librdkafka reports statistics every few seconds.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let metrics = scrape(&app).await;
+    scrape_until(&app, |metrics| {
         let rtt = metrics.value("kafka_broker_rtt_seconds", &[("client", "producer")]);
-        let queue = metrics.value("kafka_producer_queue_messages", &[]);
-        if rtt.is_some() && queue == Some(0.0) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no librdkafka statistics: {rtt:?}, {queue:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        rtt.is_some() && metrics.value("kafka_producer_queue_messages", &[]) == Some(0.0)
+    })
+    .await;
 
     kafka.cluster.broker_down(1).unwrap();
     let refused = app.post_order(&valid_order()).await;

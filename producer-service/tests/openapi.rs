@@ -6,23 +6,16 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{TestApp, valid_order};
+use common::{TestApp, read_answer, stalled_upload, valid_order};
 use order_contract::limits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::MockKafka;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Sends the headers and half the body of an order, then stalls: the
-/// request timeout must answer. Returns the status.
-async fn stalled_upload(app: &TestApp) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let head = "POST /orders HTTP/1.1\r\nhost: test\r\nauthorization: Bearer test-token\r\n\
-                content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"customer_id\":";
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+/// A stalled upload: the request timeout must answer. Returns the status.
+async fn timed_out_upload(app: &TestApp) -> u16 {
+    let stream = stalled_upload(app.addr, "authorization: Bearer test-token\r\n").await;
+    let answer = read_answer(stream).await;
     assert!(answer.contains("application/problem+json"), "{answer}");
     assert!(answer.contains("request-timeout"), "{answer}");
     answer.split(' ').nth(1).unwrap().parse().unwrap()
@@ -119,7 +112,7 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     invalid["currency"] = json!("euro");
     let mut seen = BTreeSet::new();
     seen.insert(check(&document, unauthenticated).await);
-    seen.insert(stalled_upload(&app).await);
+    seen.insert(timed_out_upload(&app).await);
     seen.insert(check(&document, app.post_order(&valid_order()).await).await);
     seen.insert(check(&document, app.post_raw(Some("application/json"), "{").await).await);
     seen.insert(
@@ -136,12 +129,15 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     seen.insert(check(&document, app.post_order(&valid_order()).await).await);
     kafka.cluster.broker_up(1).unwrap();
 
-    let documented: BTreeSet<u16> = document["paths"]["/orders"]["post"]["responses"]
+    let mut documented: BTreeSet<u16> = document["paths"]["/orders"]["post"]["responses"]
         .as_object()
         .unwrap()
         .keys()
         .map(|status| status.parse().unwrap())
         .collect();
+    // 500 is documented for honesty, but only a bug (a panic) produces it:
+    // the panic guard's own test covers it.
+    assert!(documented.remove(&500));
     assert_eq!(seen, documented, "each documented answer was produced");
     app.shut_down().await;
 }

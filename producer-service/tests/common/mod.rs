@@ -14,6 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::load::Outcome;
 use test_support::{MockKafka, Report};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -88,6 +90,25 @@ impl TestApp {
             .expect("server task")
             .expect("server exits cleanly");
     }
+}
+
+/// Sends the headers and the first bytes of a 100-byte order body, then
+/// stalls, as a slow or stuck client would. `headers` are extra header lines.
+pub async fn stalled_upload(addr: SocketAddr, headers: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /orders HTTP/1.1\r\nhost: test\r\n{headers}\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"customer_id\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Everything the server sends on `stream` until it closes the connection.
+pub async fn read_answer(mut stream: TcpStream) -> String {
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 pub fn valid_order() -> Value {
