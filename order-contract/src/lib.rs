@@ -5,6 +5,7 @@
 //! names and the record [`headers`]. The crate does no I/O, so any tool
 //! (tests, load generators, other services) can depend on it cheaply.
 
+mod integral;
 mod validate;
 
 pub use validate::{FieldError, OrderInput, limits, validate};
@@ -87,13 +88,17 @@ pub struct LineItem {
         )
     )]
     pub sku: String,
-    /// How many units; at least one.
+    /// How many units; at least one. Read from `2` or `2.0` alike, as JSON
+    /// Schema's `integer` allows.
+    #[serde(deserialize_with = "integral::deserialize")]
     #[cfg_attr(
         feature = "openapi",
         schema(minimum = 1, maximum = 10_000, example = 2)
     )]
     pub quantity: u32,
-    /// Price of one unit in the smallest unit of the currency.
+    /// Price of one unit in the smallest unit of the currency; read like
+    /// `quantity`.
+    #[serde(deserialize_with = "integral::deserialize")]
     #[cfg_attr(feature = "openapi", schema(maximum = 100_000_000, example = 1299))]
     pub unit_price_cents: u64,
 }

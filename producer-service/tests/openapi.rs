@@ -141,3 +141,34 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     assert_eq!(seen, documented, "each documented answer was produced");
     app.shut_down().await;
 }
+
+#[tokio::test]
+async fn an_order_valid_by_the_published_schema_is_accepted_even_with_integers_written_as_floats() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let request = validator(
+        &document,
+        &json!({"$ref": "#/components/schemas/OrderRequest"}),
+    );
+    // JSON Schema's `integer` is any number with a zero fraction.
+    let order = json!({
+        "customer_id": "cust-1",
+        "currency": "EUR",
+        "items": [{"sku": "A", "quantity": 3923.0, "unit_price_cents": 1e3}]
+    });
+    assert!(request.is_valid(&order));
+    let response = app.post_order(&order).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["total_cents"], 3_923_000);
+    app.shut_down().await;
+}
