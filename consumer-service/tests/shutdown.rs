@@ -7,6 +7,8 @@
 //! record and stored an offset past the interrupted one; several rounds make
 //! such a regression fail with near certainty.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,9 +24,6 @@ const ROUNDS: usize = 4;
 const WAIT: Duration = Duration::from_secs(30);
 /// Both records go to the partition of this key, one after the other.
 const KEY: &[u8] = b"one-partition";
-/// The mock coordinator waits almost a session timeout before it rebalances
-/// a group whose last member left; keep that short.
-const GROUP_TIMING: &str = "session.timeout.ms=3000;heartbeat.interval.ms=500";
 
 fn publish_on_one_partition(kafka: &MockKafka, payloads: &[&[u8]]) {
     for payload in payloads {
@@ -81,7 +80,7 @@ fn start(
         "--process-attempts",
         "1000",
         "--kafka-property",
-        GROUP_TIMING,
+        common::GROUP_TIMING,
     ])
     .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -175,15 +174,5 @@ fn sigterm_during_a_dead_letter_outage_leaves_the_poison_record_to_the_next_cons
 }
 
 fn start_binary(kafka: &MockKafka) -> ServiceProcess {
-    ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_consumer-service"),
-        &[],
-        &[
-            ("KAFKA_BROKERS", &kafka.bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("COMMIT_INTERVAL_MS", "200"),
-            ("DELIVERY_TIMEOUT_MS", "1000"),
-            ("KAFKA_PROPERTIES", GROUP_TIMING),
-        ],
-    )
+    common::start_consumer(kafka, "", &[("DELIVERY_TIMEOUT_MS", "1000")])
 }

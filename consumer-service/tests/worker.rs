@@ -1,6 +1,8 @@
 //! Black-box tests of the consumer: the real binary as a child process with
 //! JSON logs, against an in-process mock Kafka cluster (one per test).
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -14,24 +16,7 @@ use test_support::{MockKafka, ServiceProcess, header, order, processed, publish_
 const WAIT: Duration = Duration::from_secs(30);
 
 fn start_consumer(kafka: &MockKafka) -> ServiceProcess {
-    start_consumer_with(kafka, "")
-}
-
-/// The consumer with `properties` (`key=value;…`) added to its clients' settings.
-fn start_consumer_with(kafka: &MockKafka, properties: &str) -> ServiceProcess {
-    // The mock coordinator waits almost a session timeout before it
-    // rebalances a group whose last member left; keep that short.
-    let properties = format!("session.timeout.ms=3000;heartbeat.interval.ms=500;{properties}");
-    ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_consumer-service"),
-        &[],
-        &[
-            ("KAFKA_BROKERS", &kafka.bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("COMMIT_INTERVAL_MS", "200"),
-            ("KAFKA_PROPERTIES", properties.trim_end_matches(';')),
-        ],
-    )
+    common::start_consumer(kafka, "", &[])
 }
 
 fn wait_for_order(consumer: &mut ServiceProcess, order: &Order) -> Value {
@@ -182,7 +167,7 @@ fn a_poison_record_too_large_for_the_dead_letter_topic_is_dead_lettered_without_
     let valid = order("cust-after");
     publish_order(&kafka.bootstrap, &valid);
 
-    let mut consumer = start_consumer_with(&kafka, "message.max.bytes=4000");
+    let mut consumer = common::start_consumer(&kafka, "message.max.bytes=4000", &[]);
     wait_for_order(&mut consumer, &valid);
     let refused = consumer.wait_for_message(
         "the dead-letter topic refused the record; dead-lettering it without its payload",

@@ -55,12 +55,7 @@ async fn metrics_count_every_outcome_of_post_orders_and_report_librdkafka_statis
     let unauthenticated = app.post_order(&valid_order()).await;
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
     let token = "authorization: Bearer test-token\r\n";
-    let mut authorization = reqwest::header::HeaderMap::new();
-    authorization.insert("authorization", "Bearer test-token".parse().unwrap());
-    app.client = reqwest::Client::builder()
-        .default_headers(authorization)
-        .build()
-        .unwrap();
+    app.authorize("test-token");
 
     assert_eq!(
         app.post_order(&valid_order()).await.status(),

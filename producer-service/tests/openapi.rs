@@ -77,12 +77,7 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     .await;
     app.wait_ready().await;
     let unauthenticated = app.post_order(&valid_order()).await;
-    let mut authorization = reqwest::header::HeaderMap::new();
-    authorization.insert("authorization", "Bearer test-token".parse().unwrap());
-    app.client = reqwest::Client::builder()
-        .default_headers(authorization)
-        .build()
-        .unwrap();
+    app.authorize("test-token");
     let response = app
         .client
         .get(app.url("/openapi.json"))

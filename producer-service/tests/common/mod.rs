@@ -45,6 +45,17 @@ impl TestApp {
         }
     }
 
+    /// From now on, every request of `client` carries `Bearer token`.
+    pub fn authorize(&mut self, token: &str) {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {token}").parse().unwrap();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        self.client = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
