@@ -254,7 +254,7 @@ pub fn markdown(table: &str, cpu: &str, settings: &Settings) -> String {
          `enable.idempotence=true`, `max.in.flight.requests.per.connection=1`, \
          `message.timeout.ms=10000` \
          (`DELIVERY_TIMEOUT_MS`), `reconnect.backoff.max.ms=1000`, \
-         `queue.buffering.max.messages=1024` (`MAX_IN_FLIGHT_ORDERS`, which \
+         `queue.buffering.max.messages=2048` (twice `MAX_IN_FLIGHT_ORDERS`, which \
          bounds the producer's memory), librdkafka's defaults otherwise \
          (`linger.ms=5`, `batch.num.messages=10000`).\n\
          - Consumer (both sides of step 3): librdkafka's defaults, \

@@ -38,8 +38,8 @@ pub struct Config {
     /// Most `POST /orders` requests handled at once, from the first byte of
     /// the body to the broker's acknowledgement. Beyond it a request is
     /// answered 503 at once, before its body is read, so memory stays
-    /// bounded (at most this many bodies of `MAX_BODY_BYTES`, and this many
-    /// orders in librdkafka's queue) however many clients upload, and when
+    /// bounded (at most this many bodies of `MAX_BODY_BYTES`, and twice as
+    /// many orders in librdkafka's queue) however many clients upload, and when
     /// the broker is slow or gone.
     #[arg(long, env = "MAX_IN_FLIGHT_ORDERS", default_value_t = 1024)]
     pub max_in_flight_orders: usize,

@@ -192,10 +192,12 @@ fn client_config(config: &Config) -> ClientConfig {
         // it). One request at a time keeps the idempotent retries exact.
         ("max.in.flight.requests.per.connection", "1".to_owned()),
         // The HTTP layer bounds the orders whose requests wait; this bounds
-        // the queue too when a client disconnects and its order stays queued.
+        // the queue too when clients disconnect and their orders stay
+        // queued. Twice the limit: an acknowledged order leaves the queue
+        // only after its request was woken, which may already send the next.
         (
             "queue.buffering.max.messages",
-            config.max_in_flight_orders.to_string(),
+            (2 * config.max_in_flight_orders).to_string(),
         ),
         // librdkafka backs off up to 10 s between reconnects; after a few
         // dropped connections that alone outlasts the delivery timeout.
