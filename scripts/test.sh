@@ -2,8 +2,8 @@
 # The test command:
 #   1. every unit and integration test of the workspace, against
 #      librdkafka's in-process mock cluster (no Docker, no broker);
-#   2. the end-to-end suite against tansu (scripts/e2e.sh; the first run
-#      installs tansu, about 15 minutes on 2 cores).
+#   2. the end-to-end suite against Apache Kafka (scripts/e2e.sh; the first
+#      run fetches Kafka from Maven Central, seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

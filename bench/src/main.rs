@@ -1,4 +1,4 @@
-//! The benchmark: on one tansu broker, in one run, raw Kafka publishing
+//! The benchmark: on one Apache Kafka broker, in one run, raw Kafka publishing
 //! next to producer-service over HTTP, the API's latency at half its
 //! maximum rate, a plain consumer next to consumer-service, and each
 //! service's peak memory. Prints one table and, with `--out`, writes it with
@@ -21,7 +21,8 @@ use loadgen::raw::RawTarget;
 use loadgen::run::{self, Mode, Outcome, Target, Until};
 use report::{Figures, PublishRun, Settings};
 use service::Service;
-use test_support::tansu::{Broker, binary, free_port};
+use test_support::kafka::{Broker, ORDERS_PARTITIONS};
+use test_support::{binary, free_port};
 
 /// Side-by-side benchmark of the services against raw Kafka clients.
 #[derive(Parser)]
@@ -75,7 +76,7 @@ async fn measure(settings: &Settings) -> anyhow::Result<Figures> {
     std::fs::create_dir_all(&dir)?;
     let broker = tokio::task::spawn_blocking(|| {
         let broker = Broker::start();
-        broker.create_topic(DRAIN_TOPIC, test_support::tansu::ORDERS_PARTITIONS);
+        broker.create_topic(DRAIN_TOPIC, ORDERS_PARTITIONS);
         broker
     })
     .await?;

@@ -170,12 +170,21 @@ fn cpu_reading(concurrency: usize, raw: &PublishRun, http: &PublishRun) -> Strin
     )
 }
 
+/// The first line `command` prints (on standard output, or on standard
+/// error as `java -version` does).
 fn first_line(command: &str, args: &[&str]) -> String {
     Command::new(command)
         .args(args)
         .output()
         .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|out| {
+            if out.stdout.is_empty() {
+                out.stderr
+            } else {
+                out.stdout
+            }
+        })
+        .and_then(|out| String::from_utf8(out).ok())
         .and_then(|out| out.lines().next().map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned())
 }
@@ -197,14 +206,14 @@ fn machine() -> String {
             |kib| format!("{:.0} GiB", mib(kib) / 1024.0),
         );
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let tansu = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
     format!(
         "- CPU: {model}, {cores} cores; memory {memory}; Linux {}\n\
-         - {}; {}, memory storage, on loopback\n\
+         - {}; Apache Kafka {} (one KRaft node, `-Xmx512m`, {}), on loopback\n\
          - The broker, the service under test and the load generator share these cores.\n",
         kernel.trim(),
         first_line("rustc", &["--version"]),
-        first_line(&tansu, &["--version"]),
+        test_support::kafka::KAFKA_VERSION,
+        first_line("java", &["-version"]),
     )
 }
 

@@ -1,7 +1,7 @@
-//! Kafka authentication end to end: tansu requiring SASL SCRAM-SHA-512, both
-//! release binaries configured through the `KAFKA_SASL_*` variables.
+//! Kafka authentication end to end: Apache Kafka requiring SASL
+//! SCRAM-SHA-512 (users created the Kafka way), both release binaries
+//! configured through the `KAFKA_SASL_*` variables.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e_tests::{
@@ -13,11 +13,8 @@ use test_support::ServiceProcess;
 const USER: &str = "orders-app";
 const PASSWORD: &str = "correct-horse-battery";
 
-fn broker(name: &str) -> (Broker, PathBuf) {
-    // tansu takes sqlite paths relative to its working directory.
-    let dir = std::env::temp_dir().join(format!("tansu-sasl-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    (Broker::start_with_users(&dir, &[(USER, PASSWORD)]), dir)
+fn broker() -> Broker {
+    Broker::start_with_users(&[(USER, PASSWORD)])
 }
 
 fn sasl(password: &str) -> Vec<(&'static str, &str)> {
@@ -46,10 +43,10 @@ fn get_status(url: &str) -> u16 {
 
 #[test]
 fn with_the_right_credentials_orders_flow_from_post_to_the_consumer_log() {
-    let (_broker, dir) = broker("right");
+    let broker = broker();
     let env = sasl(PASSWORD);
-    let (mut producer, url) = start_producer_with(&_broker.bootstrap, &env);
-    let mut consumer = start_consumer_with(&_broker.bootstrap, GROUP, &env);
+    let (mut producer, url) = start_producer_with(&broker.bootstrap, &env);
+    let mut consumer = start_consumer_with(&broker.bootstrap, GROUP, &env);
 
     let answer = post_all(&url, "application/json", vec![order_body(1)], 1).remove(0);
     assert_eq!(answer.status, 201, "{:?}", answer.body);
@@ -62,12 +59,11 @@ fn with_the_right_credentials_orders_flow_from_post_to_the_consumer_log() {
     consumer.stop();
     assert_password_never_logged(&mut producer, PASSWORD);
     assert_password_never_logged(&mut consumer, PASSWORD);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn with_a_wrong_password_both_services_stay_unready_then_recover_once_the_broker_accepts_it() {
-    let (mut broker, dir) = broker("wrong");
+    let mut broker = broker();
     let wrong = "wrong-password-123";
     let env = sasl(wrong);
     let (mut producer, url) = spawn_producer(&broker.bootstrap, &env);
@@ -126,6 +122,4 @@ fn with_a_wrong_password_both_services_stay_unready_then_recover_once_the_broker
     for process in [&mut producer, &mut consumer] {
         assert_password_never_logged(process, wrong);
     }
-    drop(broker);
-    std::fs::remove_dir_all(dir).ok();
 }

@@ -1,4 +1,4 @@
-# Shared by the experiment scripts: starts tansu (scripts/local-broker.sh)
+# Shared by the experiment scripts: starts Apache Kafka (scripts/local-broker.sh)
 # and the release binaries on free ports, each logging JSON to a file in
 # $work, and gives the checks the experiments make. Sourced, not run.
 #
@@ -52,12 +52,14 @@ wait_log() {
 kafka_port=$(free_port)
 export KAFKA_BROKERS=127.0.0.1:$kafka_port LOG_FORMAT=json
 
-# start_broker: tansu on $kafka_port, its sqlite file (STORAGE=sqlite) in $work.
+# start_broker: Apache Kafka on $kafka_port (its data in $work/kafka with
+# KEEP_BROKER_DATA=1, so that a restart finds it).
 start_broker() {
-  (cd "$work" && KAFKA_PORT=$kafka_port exec "$root/scripts/local-broker.sh") >"$work/broker.log" 2>&1 &
+  local data=${KEEP_BROKER_DATA:+$work/kafka}
+  KAFKA_PORT=$kafka_port KAFKA_DATA=$data "$root/scripts/local-broker.sh" >"$work/broker.log" 2>&1 &
   broker_pid=$!
   pids+=("$broker_pid")
-  within 30 grep -q "tansu ready" "$work/broker.log" || fail "tansu did not start: $(cat "$work/broker.log")"
+  within 120 grep -q " ready on " "$work/broker.log" || fail "Kafka did not start: $(cat "$work/broker.log")"
 }
 
 stop_broker() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every experiment of docs/experiments.md and checks what it promises;
 # CI runs it, so the document cannot drift from the code. Builds the release
-# binaries and installs tansu first (once).
+# binaries and fetches Apache Kafka first (once).
 #
 #   DURATION=10   seconds of load in experiment 6 (CI uses fewer)
 set -euo pipefail

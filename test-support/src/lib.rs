@@ -2,19 +2,19 @@
 //! (librdkafka's mock cluster) per test, and blocking functions that write
 //! records and read topics back without going through the code under test;
 //! test orders ([`order`], [`publish_order`], [`processed`]); the binaries
-//! as child processes ([`ServiceProcess`]); tansu ([`tansu`]); and the load
+//! as child processes ([`ServiceProcess`]); Apache Kafka ([`kafka`]); and the load
 //! and ledger of the fault suite ([`load`], [`Ledger`]).
 //!
 //! The functions take the bootstrap address rather than the cluster, which
 //! is not `Send`, so tests can run them on a blocking thread. Every test gets
 //! its own cluster, so tests never share topics or groups.
 
+pub mod kafka;
 mod ledger;
 pub mod load;
 mod orders;
 mod process;
 mod prometheus;
-pub mod tansu;
 
 pub use ledger::{Ledger, Placement, Report};
 pub use orders::{order, processed, publish_order};
@@ -104,31 +104,15 @@ pub fn read(bootstrap: &str, topic: &str, count: usize, timeout: Duration) -> Ve
     messages
 }
 
-/// Reads `topic` from the beginning of every partition: at least as many
-/// records as the watermarks promise, then on until no record has arrived
-/// for `idle`. Reading on matters because tansu 0.6 under-reports
-/// watermarks.
+/// Reads every record of `topic`: as many as its watermarks count.
 ///
 /// # Panics
-/// If the promised records do not arrive within a minute.
-pub fn read_all(bootstrap: &str, topic: &str, idle: Duration) -> Vec<OwnedMessage> {
-    let promised = usize::try_from(count(bootstrap, topic)).expect("record count");
-    let consumer = assigned_reader(bootstrap, topic);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut messages = Vec::new();
-    let mut last = Instant::now();
-    while messages.len() < promised || last.elapsed() < idle {
-        assert!(
-            Instant::now() < deadline,
-            "read {} of {promised} records",
-            messages.len()
-        );
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-            messages.push(message.detach());
-            last = Instant::now();
-        }
-    }
-    messages
+/// If they do not all arrive within a minute.
+pub fn read_all(bootstrap: &str, topic: &str) -> Vec<OwnedMessage> {
+    let total = usize::try_from(count(bootstrap, topic)).expect("record count");
+    let records = read(bootstrap, topic, total, Duration::from_secs(60));
+    assert_eq!(records.len(), total, "every record of {topic} can be read");
+    records
 }
 
 /// The number of records in `topic`, from the partitions' watermarks.
@@ -185,4 +169,40 @@ pub fn header(message: &OwnedMessage, name: &str) -> Option<String> {
         .find(|h| h.key == name)
         .and_then(|h| h.value)
         .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    listener.local_addr().expect("address").port()
+}
+
+/// The path in environment variable `var`, or `default()`; panics with a
+/// hint if no file is there.
+///
+/// # Panics
+/// If the file does not exist.
+pub fn binary(var: &str, default: impl FnOnce() -> std::path::PathBuf) -> std::path::PathBuf {
+    let path = std::env::var_os(var).map_or_else(default, std::path::PathBuf::from);
+    assert!(
+        path.is_file(),
+        "{} not found (set {var}, or run scripts/e2e.sh, which builds it)",
+        path.display()
+    );
+    path
+}
+
+/// `$XDG_CACHE_HOME`, or `~/.cache`.
+fn cache_home() -> std::path::PathBuf {
+    std::env::var_os("XDG_CACHE_HOME").map_or_else(
+        || {
+            std::env::var_os("HOME")
+                .map_or_else(
+                    || std::path::PathBuf::from("/root"),
+                    std::path::PathBuf::from,
+                )
+                .join(".cache")
+        },
+        std::path::PathBuf::from,
+    )
 }
