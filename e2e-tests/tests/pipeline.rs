@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use e2e_tests::{
     Broker, GROUP, GROUP_WAIT, ORDERS_PARTITIONS, assignment, order_body, post_all, start_consumer,
-    start_producer, wait_processed,
+    start_consumer_with, start_producer, start_producer_with, wait_processed,
 };
 use rdkafka::Message;
 use test_support::{ServiceProcess, processed};
@@ -40,8 +40,20 @@ fn ids(placed: &HashMap<String, (i64, i64)>) -> BTreeSet<String> {
 #[test]
 fn two_thousand_concurrent_orders_are_each_acknowledged_stored_and_processed_once() {
     let broker = Broker::start();
-    let mut consumer = start_consumer(&broker, GROUP);
-    let (mut producer, url) = start_producer(&broker);
+    two_thousand_orders(&broker.bootstrap);
+}
+
+/// The same check on the path `docker-compose.yml` runs: ZooKeeper and
+/// Apache Kafka 3.9.
+#[test]
+fn two_thousand_orders_on_zookeeper_mode_kafka_are_each_acknowledged_stored_and_processed_once() {
+    let broker = test_support::kafka::ZooKeeperKafka::start();
+    two_thousand_orders(&broker.bootstrap);
+}
+
+fn two_thousand_orders(bootstrap: &str) {
+    let mut consumer = start_consumer_with(bootstrap, GROUP, &[]);
+    let (mut producer, url) = start_producer_with(bootstrap, &[]);
 
     let placed = post_valid_orders(&url, 2000, 0);
     assert_eq!(placed.len(), 2000);
@@ -55,7 +67,7 @@ fn two_thousand_concurrent_orders_are_each_acknowledged_stored_and_processed_onc
     );
     assert_eq!(counts.len(), 2000);
 
-    let records = broker.read("orders", 2000);
+    let records = test_support::read(bootstrap, "orders", 2000, Duration::from_secs(30));
     assert_eq!(records.len(), 2000);
     for record in &records {
         let key = std::str::from_utf8(record.key().expect("keyed")).unwrap();

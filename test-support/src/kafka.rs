@@ -35,7 +35,7 @@ const MECHANISM: &str = "SCRAM-SHA-512";
 
 /// One JVM of the cluster.
 struct Node {
-    id: usize,
+    id: i32,
     client_port: u16,
     internal_port: u16,
     controller_port: u16,
@@ -69,6 +69,17 @@ impl Broker {
         Self::launch(1, &[])
     }
 
+    /// Starts a cluster of `nodes` KRaft nodes (each broker and controller,
+    /// a quorum of `nodes`) whose topics have `min(nodes, 3)` replicas and
+    /// `min.insync.replicas=2` (1 on a single node); unclean leader election
+    /// is off.
+    ///
+    /// # Panics
+    /// As [`Broker::start`].
+    pub fn cluster(nodes: usize) -> Self {
+        Self::launch(nodes, &[])
+    }
+
     /// A one-node broker that requires SASL (`SASL_PLAINTEXT`,
     /// `SCRAM-SHA-512`) on its client listener and knows `users` (name,
     /// password), created the Kafka way when the storage is formatted.
@@ -83,7 +94,7 @@ impl Broker {
     fn launch(nodes: usize, users: &[(&str, &str)]) -> Self {
         let home = kafka_home();
         let data = fresh_dir();
-        let nodes: Vec<Node> = (1..=nodes)
+        let nodes: Vec<Node> = (1..=i32::try_from(nodes).expect("few nodes"))
             .map(|id| Node {
                 id,
                 client_port: crate::free_port(),
@@ -257,19 +268,70 @@ impl Broker {
     /// # Panics
     /// If it is not running.
     pub fn pid(&self) -> u32 {
-        self.nodes[0].process.as_ref().expect("running").pid()
+        self.node(1).process.as_ref().expect("running").pid()
+    }
+
+    /// The node ids, 1 to the cluster's size.
+    pub fn node_ids(&self) -> Vec<i32> {
+        self.nodes.iter().map(|node| node.id).collect()
+    }
+
+    fn node(&self, id: i32) -> &Node {
+        self.nodes
+            .iter()
+            .find(|node| node.id == id)
+            .expect("a node of the cluster")
+    }
+
+    fn node_mut(&mut self, id: i32) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|node| node.id == id)
+            .expect("a node of the cluster")
     }
 
     /// Kills every node with SIGKILL, as a crash would.
     pub fn crash(&mut self) {
-        for node in &mut self.nodes {
-            if let Some(mut process) = node.process.take() {
-                process.crash();
-            }
+        for id in self.node_ids() {
+            self.kill(id);
         }
     }
 
-    /// Starts every node again on the same ports and data.
+    /// Kills node `id` with SIGKILL.
+    pub fn kill(&mut self, id: i32) {
+        if let Some(mut process) = self.node_mut(id).process.take() {
+            process.crash();
+        }
+    }
+
+    /// Stops node `id` with SIGTERM (a controlled shutdown: it hands its
+    /// leaderships over first) and waits up to a minute for it to exit.
+    ///
+    /// # Panics
+    /// If it does not exit in time.
+    pub fn stop(&mut self, id: i32) {
+        if let Some(mut process) = self.node_mut(id).process.take() {
+            process.terminate(Duration::from_secs(60));
+        }
+    }
+
+    /// Freezes node `id` (SIGSTOP), or thaws it (SIGCONT): a broker that
+    /// stops answering without closing its connections.
+    pub fn freeze(&self, id: i32, frozen: bool) {
+        let signal = if frozen {
+            nix::sys::signal::Signal::SIGSTOP
+        } else {
+            nix::sys::signal::Signal::SIGCONT
+        };
+        self.node(id)
+            .process
+            .as_ref()
+            .expect("running")
+            .signal(signal);
+    }
+
+    /// Starts every node that is not running again, on the same ports and
+    /// data, and waits until the whole cluster answers.
     pub fn restart(&mut self) {
         for index in 0..self.nodes.len() {
             if self.nodes[index].process.is_none() {
@@ -277,6 +339,73 @@ impl Broker {
             }
         }
         self.wait_until_up();
+    }
+
+    /// Waits until every partition of `topic` has all its replicas in sync.
+    ///
+    /// # Panics
+    /// If that takes longer than two minutes.
+    pub fn wait_in_sync(&self, topic: &str) {
+        let client = self.internal_client();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let in_sync = client
+                .fetch_metadata(Some(topic), Duration::from_secs(5))
+                .is_ok_and(|metadata| {
+                    metadata.topics()[0].partitions().iter().all(|p| {
+                        p.error().is_none()
+                            && p.leader() >= 0
+                            && p.isr().len() == p.replicas().len()
+                    })
+                });
+            if in_sync {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{topic} never got back in sync");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The leader of the partition of `topic` that holds the most records.
+    pub fn leader_of_busiest_partition(&self, topic: &str) -> i32 {
+        let client = self.internal_client();
+        let metadata = client
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        metadata.topics()[0]
+            .partitions()
+            .iter()
+            .max_by_key(|p| {
+                client
+                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                    .map_or(0, |(_, high)| high)
+            })
+            .map(|p| p.leader())
+            .expect("the topic has partitions")
+    }
+
+    /// The node that coordinates consumer group `group`, from Kafka's
+    /// consumer-group tool.
+    ///
+    /// # Panics
+    /// If the tool fails or names no coordinator.
+    pub fn coordinator(&self, group: &str) -> i32 {
+        let output = self
+            .tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand")
+            .arg("--bootstrap-server")
+            .arg(&self.internal)
+            .args(["--describe", "--state", "--group", group])
+            .output()
+            .expect("java runs the consumer-group tool");
+        let text = String::from_utf8_lossy(&output.stdout);
+        // A row names the coordinator as `host:port (id)`.
+        text.lines()
+            .find_map(|line| {
+                let open = line.find(" (")?;
+                let close = line[open..].find(')')? + open;
+                line[open + 2..close].parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no coordinator in: {text}"))
     }
 
     /// Sets the SCRAM password of each of `users` (creating them if new),
@@ -481,5 +610,69 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_ne!(id, super::cluster_id());
+    }
+}
+
+/// Apache Kafka 3.9 in ZooKeeper mode, one broker and ZooKeeper, as
+/// `docker-compose.yml` runs them: `scripts/local-broker.sh` with
+/// `ZOOKEEPER=1`, stopped (SIGTERM, which stops both JVMs) when dropped.
+pub struct ZooKeeperKafka {
+    script: std::process::Child,
+    /// `host:port` for `KAFKA_BROKERS`.
+    pub bootstrap: String,
+}
+
+impl ZooKeeperKafka {
+    /// Starts it on a free port and waits until the script says it is ready,
+    /// topics created.
+    ///
+    /// # Panics
+    /// If it is not ready within two minutes (the first run fetches Kafka
+    /// 3.9 too).
+    pub fn start() -> Self {
+        let port = crate::free_port();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/local-broker.sh");
+        let mut child = Command::new(script)
+            .env("ZOOKEEPER", "1")
+            .env("KAFKA_PORT", port.to_string())
+            .env("KAFKA_LOG_LEVEL", "ERROR")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("scripts/local-broker.sh starts");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        // Drains the script's output to its end, so that it never blocks.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(" ready on ") => break,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("ZooKeeper-mode Kafka not ready in time: {seen:#?}"),
+            }
+        }
+        Self {
+            script: child,
+            bootstrap: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for ZooKeeperKafka {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.script.id()).expect("pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.script.wait();
     }
 }
