@@ -599,20 +599,6 @@ fn cluster_id() -> String {
     id
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cluster_ids_are_22_url_safe_characters() {
-        let id = super::cluster_id();
-        assert_eq!(id.len(), 22);
-        assert!(
-            id.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        );
-        assert_ne!(id, super::cluster_id());
-    }
-}
-
 /// Apache Kafka 3.9 in ZooKeeper mode, one broker and ZooKeeper, as
 /// `docker-compose.yml` runs them: `scripts/local-broker.sh` with
 /// `ZOOKEEPER=1`, stopped (SIGTERM, which stops both JVMs) when dropped.
@@ -674,5 +660,19 @@ impl Drop for ZooKeeperKafka {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.script.id()).expect("pid"));
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let _ = self.script.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_ids_are_22_url_safe_characters() {
+        let id = super::cluster_id();
+        assert_eq!(id.len(), 22);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(id, super::cluster_id());
     }
 }
