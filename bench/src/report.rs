@@ -266,9 +266,10 @@ pub fn markdown(table: &str, cpu: &str, settings: &Settings) -> String {
          `queue.buffering.max.messages=2048` (twice `MAX_IN_FLIGHT_ORDERS`, which \
          bounds the producer's memory), librdkafka's defaults otherwise \
          (`linger.ms=5`, `batch.num.messages=10000`).\n\
-         - Consumer (both sides of step 3): librdkafka's defaults, \
-         `queued.max.messages.kbytes=65536` (prefetch queue), \
-         `fetch.max.bytes=52428800`.\n\
+         - Consumer (step 3): librdkafka's defaults on both sides \
+         (`fetch.max.bytes=52428800`), except the prefetch queue: \
+         `queued.max.messages.kbytes=65536` for the plain consumer, 8192 for \
+         consumer-service (with `fetch.queue.backoff.ms=10`).\n\
          - Services: release builds (`scripts/build-release.sh`), JSON logs to \
          a file, one INFO line per order on both.\n",
         machine = machine()

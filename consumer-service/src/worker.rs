@@ -68,6 +68,13 @@ pub fn client_config(config: &Config) -> ClientConfig {
             "auto.offset.reset",
             config.auto_offset_reset.as_str().to_owned(),
         ),
+        // librdkafka prefetches up to 64 MiB by default; against a broker
+        // that serves faster than the business step, that is the service's
+        // memory. 8 MiB is tens of thousands of orders ahead of the loop;
+        // once the queue is full, the next fetch waits 1 s by default,
+        // which would starve the loop: 10 ms keeps it fed.
+        ("queued.max.messages.kbytes", "8192".to_owned()),
+        ("fetch.queue.backoff.ms", "10".to_owned()),
     ])
 }
 
