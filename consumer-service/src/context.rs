@@ -30,6 +30,15 @@ impl GroupContext {
     }
 }
 
+impl GroupContext {
+    /// Reports an error the consume loop received, held back like
+    /// librdkafka's own: a broker that refuses the TLS handshake fails every
+    /// poll, and one line per kind every 30 s says it.
+    pub fn consume_error(&self, error: &KafkaError) {
+        self.client.client_error(error, "consume");
+    }
+}
+
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         self.client.log_line(level, facility, message);

@@ -129,9 +129,10 @@ pub async fn consume(
                     "processing exceeded max.poll.interval.ms; left the group, rejoining"
                 );
             }
-            // Other errors are transient (broker gone, rebalance in progress):
-            // librdkafka keeps reconnecting, so report and go on.
-            Err(error) => tracing::warn!(%error, "consumer error"),
+            // Other errors are transient (broker gone, rebalance in progress,
+            // a refused TLS handshake): librdkafka keeps reconnecting, so
+            // report (throttled) and go on.
+            Err(error) => consumer.context().consume_error(&error),
         }
     }
 

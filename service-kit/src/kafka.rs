@@ -82,6 +82,32 @@ pub struct KafkaArgs {
     #[arg(long = "kafka-ssl-ca-location", env = "KAFKA_SSL_CA_LOCATION")]
     pub ssl_ca_location: Option<PathBuf>,
 
+    /// PEM file of this client's certificate, for brokers that require
+    /// mutual TLS (`ssl.client.auth=required`); needs
+    /// `KAFKA_SSL_KEY_LOCATION`.
+    #[arg(
+        long = "kafka-ssl-certificate-location",
+        env = "KAFKA_SSL_CERTIFICATE_LOCATION",
+        requires = "ssl_key_location"
+    )]
+    pub ssl_certificate_location: Option<PathBuf>,
+
+    /// PEM file of the private key of `KAFKA_SSL_CERTIFICATE_LOCATION`.
+    #[arg(
+        long = "kafka-ssl-key-location",
+        env = "KAFKA_SSL_KEY_LOCATION",
+        requires = "ssl_certificate_location"
+    )]
+    pub ssl_key_location: Option<PathBuf>,
+
+    /// Password of that private key, if it is encrypted.
+    #[arg(
+        long = "kafka-ssl-key-password",
+        env = "KAFKA_SSL_KEY_PASSWORD",
+        hide_env_values = true
+    )]
+    pub ssl_key_password: Option<Secret>,
+
     /// Extra librdkafka properties, `key=value` separated by `;`, applied last
     /// so they override the service's own settings. Use it for TLS, SASL and
     /// tuning, e.g. `security.protocol=SASL_SSL;sasl.mechanism=PLAIN`.
@@ -124,6 +150,15 @@ impl KafkaArgs {
         }
         if let Some(ca) = &self.ssl_ca_location {
             config.set("ssl.ca.location", ca.to_string_lossy());
+        }
+        if let Some(certificate) = &self.ssl_certificate_location {
+            config.set("ssl.certificate.location", certificate.to_string_lossy());
+        }
+        if let Some(key) = &self.ssl_key_location {
+            config.set("ssl.key.location", key.to_string_lossy());
+        }
+        if let Some(password) = &self.ssl_key_password {
+            config.set("ssl.key.password", password.expose());
         }
         for (key, value) in settings {
             config.set(key, value);
@@ -194,8 +229,8 @@ pub enum SecurityProtocol {
     #[default]
     #[value(name = "PLAINTEXT")]
     Plaintext,
-    /// TLS, no SASL (the broker may still ask for a client certificate,
-    /// configured through `KAFKA_PROPERTIES`).
+    /// TLS, no SASL (the broker may still ask for a client certificate:
+    /// `KAFKA_SSL_CERTIFICATE_LOCATION` and `KAFKA_SSL_KEY_LOCATION`).
     #[value(name = "SSL")]
     Ssl,
     /// SASL without TLS: the password travels in the clear with `PLAIN`.
@@ -366,8 +401,23 @@ mod tests {
             "s3cret",
             "--kafka-ssl-ca-location",
             "/etc/ca.pem",
+            "--kafka-ssl-certificate-location",
+            "/etc/client.pem",
+            "--kafka-ssl-key-location",
+            "/etc/client.key",
+            "--kafka-ssl-key-password",
+            "hunter6-key",
         ]);
+        assert!(!format!("{:?}", cli.kafka).contains("hunter6"));
+        let half = Cli::try_parse_from(["test", "--kafka-ssl-certificate-location", "/c.pem"]);
+        assert!(half.is_err(), "a certificate needs its key");
         let config = cli.kafka.client_config([]);
+        assert_eq!(
+            config.get("ssl.certificate.location"),
+            Some("/etc/client.pem")
+        );
+        assert_eq!(config.get("ssl.key.location"), Some("/etc/client.key"));
+        assert_eq!(config.get("ssl.key.password"), Some("hunter6-key"));
         assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
         assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
         assert_eq!(config.get("sasl.username"), Some("alice"));

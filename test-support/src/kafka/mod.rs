@@ -21,9 +21,11 @@ use crate::ServiceProcess;
 
 mod inspect;
 mod setup;
+mod tls;
 mod zookeeper;
 
 use setup::{cluster_id, fresh_dir, kafka_home};
+pub use tls::Certificates;
 pub use zookeeper::ZooKeeperKafka;
 
 /// Partitions of the orders topic, as in docker-compose.yml.
@@ -60,6 +62,33 @@ pub struct Broker {
     /// `host:port` list of the plain internal listeners, for checks that
     /// bypass authentication.
     pub internal: String,
+    /// The CA and client files, when the client listener speaks TLS.
+    pub certificates: Option<Certificates>,
+}
+
+/// How the client listener is secured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Security<'a> {
+    /// SCRAM-SHA-512 users (name, password), created the Kafka way when the
+    /// storage is formatted; none: no SASL.
+    pub users: &'a [(&'a str, &'a str)],
+    /// TLS, with certificates made for the test ([`Broker::certificates`]).
+    pub tls: bool,
+    /// With `tls`: the broker requires a client certificate signed by the
+    /// test's CA (mutual TLS).
+    pub client_auth: bool,
+}
+
+impl Security<'_> {
+    /// The listener's `security.protocol`.
+    fn protocol(&self) -> &'static str {
+        match (self.users.is_empty(), self.tls) {
+            (true, false) => "PLAINTEXT",
+            (false, false) => "SASL_PLAINTEXT",
+            (true, true) => "SSL",
+            (false, true) => "SASL_SSL",
+        }
+    }
 }
 
 impl Broker {
@@ -69,7 +98,7 @@ impl Broker {
     /// # Panics
     /// If Kafka is missing or does not come up within a minute.
     pub fn start() -> Self {
-        Self::launch(1, &[])
+        Self::launch(1, &Security::default())
     }
 
     /// Starts a cluster of `nodes` KRaft nodes (each broker and controller,
@@ -80,7 +109,7 @@ impl Broker {
     /// # Panics
     /// As [`Broker::start`].
     pub fn cluster(nodes: usize) -> Self {
-        Self::launch(nodes, &[])
+        Self::launch(nodes, &Security::default())
     }
 
     /// A one-node broker that requires SASL (`SASL_PLAINTEXT`,
@@ -91,10 +120,23 @@ impl Broker {
     /// # Panics
     /// As [`Broker::start`].
     pub fn start_with_users(users: &[(&str, &str)]) -> Self {
-        Self::launch(1, users)
+        Self::start_secured(&Security {
+            users,
+            ..Security::default()
+        })
     }
 
-    fn launch(nodes: usize, users: &[(&str, &str)]) -> Self {
+    /// A one-node broker whose client listener is secured as `security`
+    /// says; the internal listener stays plain, for the test's checks.
+    ///
+    /// # Panics
+    /// As [`Broker::start`], or if the certificates cannot be made.
+    pub fn start_secured(security: &Security) -> Self {
+        Self::launch(1, security)
+    }
+
+    fn launch(nodes: usize, security: &Security) -> Self {
+        let users = security.users;
         let home = kafka_home();
         let data = fresh_dir();
         let nodes: Vec<Node> = (1..=i32::try_from(nodes).expect("few nodes"))
@@ -117,6 +159,7 @@ impl Broker {
             bootstrap: list(|node| node.client_port),
             internal: list(|node| node.internal_port),
             home,
+            certificates: security.tls.then(|| Certificates::make(&data)),
             data,
             nodes,
             login: users
@@ -125,7 +168,7 @@ impl Broker {
         };
         let cluster_id = cluster_id();
         for index in 0..broker.nodes.len() {
-            broker.write_properties(index, !users.is_empty());
+            broker.write_properties(index, security);
             broker.format(index, &cluster_id, users);
         }
         for index in 0..broker.nodes.len() {
@@ -295,17 +338,36 @@ impl Broker {
         }
     }
 
-    /// A plain client for checks that bypass the services, logged in when
-    /// the broker requires it.
+    /// A client of the client listener, as the services see it: logged in
+    /// and over TLS when the broker requires it.
     pub fn client(&self) -> BaseConsumer {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
+        let sasl = self.login.is_some();
+        let protocol = match (sasl, &self.certificates) {
+            (false, None) => "plaintext",
+            (true, None) => "sasl_plaintext",
+            (false, Some(_)) => "ssl",
+            (true, Some(_)) => "sasl_ssl",
+        };
+        config.set("security.protocol", protocol);
         if let Some((name, password)) = &self.login {
             config
-                .set("security.protocol", "sasl_plaintext")
                 .set("sasl.mechanism", MECHANISM)
                 .set("sasl.username", name)
                 .set("sasl.password", password);
+        }
+        if let Some(certificates) = &self.certificates {
+            config
+                .set("ssl.ca.location", certificates.ca.display().to_string())
+                .set(
+                    "ssl.certificate.location",
+                    certificates.client_certificate.display().to_string(),
+                )
+                .set(
+                    "ssl.key.location",
+                    certificates.client_key.display().to_string(),
+                );
         }
         config.create().expect("client created")
     }

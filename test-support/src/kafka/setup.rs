@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Broker, KAFKA_VERSION, MECHANISM};
+use super::{Broker, KAFKA_VERSION, MECHANISM, Security};
 
 impl Broker {
     pub(super) fn properties(&self, index: usize) -> PathBuf {
@@ -13,7 +13,7 @@ impl Broker {
             .join(format!("node-{}.properties", self.nodes[index].id))
     }
 
-    pub(super) fn write_properties(&self, index: usize, sasl: bool) {
+    pub(super) fn write_properties(&self, index: usize, security: &Security) {
         let node = &self.nodes[index];
         let voters: Vec<String> = self
             .nodes
@@ -21,7 +21,7 @@ impl Broker {
             .map(|n| format!("{}@127.0.0.1:{}", n.id, n.controller_port))
             .collect();
         let replicas = self.nodes.len();
-        let client = if sasl { "SASL_PLAINTEXT" } else { "PLAINTEXT" };
+        let client = security.protocol();
         let mut properties = format!(
             "process.roles=broker,controller\n\
              node.id={id}\n\
@@ -48,7 +48,23 @@ impl Broker {
             data = self.data.display(),
             min_isr = replicas.min(2),
         );
-        if sasl {
+        if let Some(certificates) = &self.certificates {
+            let client_auth = if security.client_auth {
+                "required"
+            } else {
+                "none"
+            };
+            properties.push_str(&format!(
+                "ssl.keystore.type=PEM\n\
+                 ssl.keystore.location={keystore}\n\
+                 ssl.truststore.type=PEM\n\
+                 ssl.truststore.location={ca}\n\
+                 ssl.client.auth={client_auth}\n",
+                keystore = certificates.keystore.display(),
+                ca = certificates.ca.display(),
+            ));
+        }
+        if !security.users.is_empty() {
             properties.push_str(&format!(
                 "sasl.enabled.mechanisms={MECHANISM}\n\
                  listener.name.client.scram-sha-512.sasl.jaas.config=\
