@@ -1,6 +1,6 @@
 //! Apache Kafka itself, as child processes: one KRaft node (broker and
 //! controller in one JVM) or a cluster of several, the broker of the
-//! end-to-end suite and the benchmark. `scripts/local-kafka.sh` fetches
+//! end-to-end suite and the benchmark. `scripts/local-broker.sh` fetches
 //! Kafka from Maven Central into a cache; `KAFKA_HOME` (the folder with
 //! `libs/` and `log4j2.xml`) overrides where it is found.
 //!
@@ -32,7 +32,7 @@ pub use zookeeper::ZooKeeperKafka;
 pub const ORDERS_PARTITIONS: i32 = 6;
 
 /// The Kafka version, as in docker-compose.kraft.yml and
-/// scripts/local-kafka.sh.
+/// scripts/local-broker.sh.
 pub const KAFKA_VERSION: &str = "4.1.0";
 
 /// The SASL mechanism of a broker with users.

@@ -126,7 +126,7 @@ impl Broker {
     }
 }
 
-/// Where Kafka is: `KAFKA_HOME`, or where scripts/local-kafka.sh caches it.
+/// Where Kafka is: `KAFKA_HOME`, or where scripts/local-broker.sh caches it.
 pub(super) fn kafka_home() -> PathBuf {
     let home = std::env::var_os("KAFKA_HOME").map_or_else(
         || {
@@ -140,7 +140,7 @@ pub(super) fn kafka_home() -> PathBuf {
     );
     assert!(
         home.join("libs").is_dir(),
-        "Apache Kafka not found in {} (set KAFKA_HOME, or run INSTALL_ONLY=1 scripts/local-kafka.sh)",
+        "Apache Kafka not found in {} (set KAFKA_HOME, or run INSTALL_ONLY=1 scripts/local-broker.sh)",
         home.display()
     );
     home
