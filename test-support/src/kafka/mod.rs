@@ -10,6 +10,7 @@
 //! `CONTROLLER` for the KRaft quorum.
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -27,6 +28,21 @@ mod zookeeper;
 use setup::{cluster_id, fresh_dir, kafka_home};
 pub use tls::Certificates;
 pub use zookeeper::ZooKeeperKafka;
+
+/// Runs `command` to its end.
+///
+/// # Panics
+/// If it cannot start or fails; the message holds its standard error.
+fn run(command: &mut Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{what} cannot run: {error}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
 
 /// Partitions of the orders topic, as in docker-compose.yml.
 pub const ORDERS_PARTITIONS: i32 = 6;
@@ -294,20 +310,14 @@ impl Broker {
     /// If Kafka's config tool fails.
     pub fn set_users(&mut self, users: &[(&str, &str)]) {
         for (name, password) in users {
-            let output = self
-                .tool("kafka.admin.ConfigCommand")
+            let mut configs = self.tool("kafka.admin.ConfigCommand");
+            configs
                 .arg("--bootstrap-server")
                 .arg(&self.internal)
                 .args(["--alter", "--entity-type", "users", "--entity-name", name])
                 .arg("--add-config")
-                .arg(format!("{MECHANISM}=[password={password}]"))
-                .output()
-                .expect("java runs the config tool");
-            assert!(
-                output.status.success(),
-                "kafka-configs failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+                .arg(format!("{MECHANISM}=[password={password}]"));
+            run(&mut configs, "kafka-configs");
             if let Some((login, old)) = &mut self.login {
                 if login == name {
                     *old = (*password).to_owned();

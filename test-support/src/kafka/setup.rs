@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Broker, KAFKA_VERSION, MECHANISM, Security};
+use super::{Broker, KAFKA_VERSION, MECHANISM, Security, run};
 
 impl Broker {
     pub(super) fn properties(&self, index: usize) -> PathBuf {
@@ -88,15 +88,9 @@ impl Broker {
             args.push("--add-scram".to_owned());
             args.push(format!("{MECHANISM}=[name={name},password={password}]"));
         }
-        let output = self
-            .tool("kafka.tools.StorageTool")
-            .args(&args)
-            .output()
-            .expect("java runs the storage tool");
-        assert!(
-            output.status.success(),
-            "kafka-storage format failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+        run(
+            self.tool("kafka.tools.StorageTool").args(&args),
+            "kafka-storage format",
         );
     }
 

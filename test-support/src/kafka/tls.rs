@@ -103,13 +103,8 @@ fn arg(path: &Path) -> String {
 }
 
 fn openssl(args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        output.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    super::run(
+        Command::new("openssl").args(args),
+        &format!("openssl {args:?}"),
     );
 }
