@@ -59,11 +59,7 @@ fn scenario(name: &str, fault: impl FnOnce(&mut Broker)) -> Vec<Outcome> {
     consumer.stop();
 
     let report = check_topic(&cluster.internal, "orders", &outcomes);
-    let stored: HashSet<String> = cluster
-        .read(
-            "orders",
-            usize::try_from(cluster.watermark_count("orders")).unwrap(),
-        )
+    let stored: HashSet<String> = test_support::read_all(&cluster.internal, "orders")
         .iter()
         .filter_map(|record| {
             record
