@@ -38,15 +38,27 @@ pub struct Config {
     /// Most `POST /orders` requests handled at once, from the first byte of
     /// the body to the broker's acknowledgement. Beyond it a request is
     /// answered 503 at once, before its body is read, so memory stays
-    /// bounded (at most this many bodies of `MAX_BODY_BYTES`, and twice as
-    /// many orders in librdkafka's queue) however many clients upload, and when
-    /// the broker is slow or gone.
+    /// bounded (at most this many bodies of `MAX_BODY_BYTES`; librdkafka's
+    /// queue holds twice this plus twice 500 per batch in flight) however
+    /// many clients upload, and when the broker is slow or gone.
     #[arg(long, env = "MAX_IN_FLIGHT_ORDERS", default_value_t = 1024)]
     pub max_in_flight_orders: usize,
 
     /// Largest accepted request body, in bytes; larger bodies get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Most `POST /orders/batch` requests handled at once (each up to 500
+    /// orders), counted apart from `MAX_IN_FLIGHT_ORDERS`; beyond it a
+    /// batch is answered 503 before its body is read.
+    #[arg(long, env = "MAX_IN_FLIGHT_BATCHES", default_value_t = 16)]
+    pub max_in_flight_batches: usize,
+
+    /// Largest accepted `POST /orders/batch` body, in bytes; larger bodies
+    /// get 413 and nothing of them is published. 500 typical orders take
+    /// about 100 KiB.
+    #[arg(long, env = "MAX_BATCH_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_batch_body_bytes: usize,
 
     /// Longest a client may take to send the request body; a slower upload
     /// is answered 408 and nothing is published. Only the upload is timed:

@@ -1,6 +1,7 @@
 //! Every way a request can fail, and how each becomes an RFC 9457
 //! `application/problem+json` response.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::Json;
@@ -62,7 +63,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -103,6 +105,62 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// Whether the order may have been stored although it was not
+    /// acknowledged (handed to Kafka, then no acknowledgement).
+    pub fn may_be_stored(&self) -> bool {
+        matches!(self, Self::Unavailable(error) if error.may_be_stored())
+    }
+
+    /// The problem document describing this error.
+    pub fn problem(&self) -> Problem<'_> {
+        let status = self.status();
+        let errors = match self {
+            Self::Validation(errors) => errors.as_slice(),
+            _ => &[],
+        };
+        Problem {
+            r#type: format!("urn:problem-type:orders:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors: Cow::Borrowed(errors),
+        }
+    }
+
+    /// The problem document, owning what it lists (for a batch's results,
+    /// which outlive their errors).
+    pub fn into_problem(self) -> Problem<'static> {
+        let Problem {
+            r#type,
+            title,
+            status,
+            detail,
+            ..
+        } = self.problem();
+        let errors = match self {
+            Self::Validation(errors) => Cow::Owned(errors),
+            _ => Cow::Borrowed(&[][..]),
+        };
+        Problem {
+            r#type,
+            title,
+            status,
+            detail,
+            errors,
+        }
+    }
+
+    /// Logs the error once: client mistakes are routine (debug), failures
+    /// on our side are warnings.
+    pub fn log(&self) {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %self, "request rejected");
+        }
+    }
 }
 
 /// Marks a response to an order that was handed to Kafka but not
@@ -128,31 +186,14 @@ pub struct Problem<'a> {
     /// Every broken rule (422 only).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schema(value_type = Option<Vec<FieldError>>)]
-    errors: &'a [FieldError],
+    errors: Cow<'a, [FieldError]>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        // Client mistakes are routine; only failures on our side are warnings.
-        if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
-        } else {
-            tracing::debug!(status = status.as_u16(), error = %self, "request rejected");
-        }
-        let errors = match &self {
-            Self::Validation(errors) => errors.as_slice(),
-            _ => &[],
-        };
-        let problem = Problem {
-            r#type: format!("urn:problem-type:orders:{}", self.slug()),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.to_string(),
-            errors,
-        };
-        let mut response = (status, Json(problem)).into_response();
-        if matches!(&self, Self::Unavailable(error) if error.may_be_stored()) {
+        self.log();
+        let mut response = (self.status(), Json(self.problem())).into_response();
+        if self.may_be_stored() {
             response.extensions_mut().insert(MayBeStored);
         }
         let headers = response.headers_mut();

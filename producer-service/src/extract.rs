@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -20,25 +21,46 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        // Borrowed unless the header is not UTF-8: no copy on the happy path.
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()));
-        if !content_type.as_deref().is_some_and(is_json) {
-            return Err(ApiError::UnsupportedMediaType(
-                content_type.map(std::borrow::Cow::into_owned),
-            ));
-        }
-        let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, state))
-            .await
-            .map_err(|_elapsed| ApiError::RequestTimeout(state.body_timeout))?
-            .map_err(|rejection| match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(state.max_body_bytes),
-                _ => ApiError::UnreadableBody(rejection.body_text()),
-            })?;
+        let body = read_json(request, state, state.max_body_bytes).await?;
         parse(&body).map(JsonBody)
     }
+}
+
+/// The bytes of a JSON body, checked like [`JsonBody`]'s but not parsed,
+/// under the batch limit: the batch handler parses its orders one by one,
+/// borrowing from these bytes.
+pub struct JsonBatchBytes(pub Bytes);
+
+impl FromRequest<AppState> for JsonBatchBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_json(request, state, state.max_batch_body_bytes)
+            .await
+            .map(JsonBatchBytes)
+    }
+}
+
+/// Reads a body declared as JSON, within `REQUEST_TIMEOUT_MS`. `limit` is
+/// the route's body limit (enforced by its `DefaultBodyLimit`), for the 413.
+async fn read_json(request: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
+    // Borrowed unless the header is not UTF-8: no copy on the happy path.
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()));
+    if !content_type.as_deref().is_some_and(is_json) {
+        return Err(ApiError::UnsupportedMediaType(
+            content_type.map(std::borrow::Cow::into_owned),
+        ));
+    }
+    tokio::time::timeout(state.body_timeout, Bytes::from_request(request, state))
+        .await
+        .map_err(|_elapsed| ApiError::RequestTimeout(state.body_timeout))?
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
+            _ => ApiError::UnreadableBody(rejection.body_text()),
+        })
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -49,7 +71,9 @@ fn is_json(content_type: &str) -> bool {
             .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json"))
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parses a JSON object into `T`; errors name the JSON path of the
+/// offending value.
+pub fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
     // serde's derive also reads structs from arrays; a request body must be an object.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|&b| b != b'{') {

@@ -101,6 +101,19 @@ pub async fn create_order(
     Extension(trace): Extension<Trace>,
     JsonBody(request): JsonBody<OrderRequest>,
 ) -> Result<(StatusCode, Json<OrderAccepted>), ApiError> {
+    // The consumer continues this trace from the record's header.
+    let traceparent = trace.traceparent(&tracing::Span::current());
+    let accepted = accept(&state, request, &traceparent).await?;
+    Ok((StatusCode::CREATED, Json(accepted)))
+}
+
+/// Validates one order, publishes it, and returns the 201 body once the
+/// broker acknowledged it; shared by `POST /orders` and the batch.
+pub(crate) async fn accept(
+    state: &AppState,
+    request: OrderRequest,
+    traceparent: &str,
+) -> Result<OrderAccepted, ApiError> {
     let total_cents = order_contract::validate(request.as_input()).map_err(ApiError::Validation)?;
 
     let order = Order {
@@ -111,9 +124,7 @@ pub async fn create_order(
         total_cents,
         created_at: OffsetDateTime::now_utc(),
     };
-    // The consumer continues this trace from the record's header.
-    let traceparent = trace.traceparent(&tracing::Span::current());
-    let ack = state.publisher.publish(&order, &traceparent).await?;
+    let ack = state.publisher.publish(&order, traceparent).await?;
     tracing::info!(
         order_id = %order.order_id,
         partition = ack.partition,
@@ -121,17 +132,14 @@ pub async fn create_order(
         total_cents,
         "order published"
     );
-    Ok((
-        StatusCode::CREATED,
-        Json(OrderAccepted {
-            order_id: order.order_id,
-            topic: state.publisher.topic().to_owned(),
-            partition: ack.partition,
-            offset: ack.offset,
-            created_at: order.created_at,
-            total_cents,
-        }),
-    ))
+    Ok(OrderAccepted {
+        order_id: order.order_id,
+        topic: state.publisher.topic().to_owned(),
+        partition: ack.partition,
+        offset: ack.offset,
+        created_at: order.created_at,
+        total_cents,
+    })
 }
 
 /// Middleware around `POST /orders`: counts every answer in
@@ -141,13 +149,21 @@ pub async fn create_order(
 /// before it reached Kafka.
 pub async fn count_outcome(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    let outcome = if response.status().is_success() {
+    count(
+        response.status().is_success(),
+        response.extensions().get::<MayBeStored>().is_some(),
+    );
+    response
+}
+
+/// Counts one order's outcome in `orders_published_total`.
+pub(crate) fn count(stored: bool, may_be_stored: bool) {
+    let outcome = if stored {
         "acked"
-    } else if response.extensions().get::<MayBeStored>().is_some() {
+    } else if may_be_stored {
         "failed"
     } else {
         "rejected"
     };
     metrics::counter!("orders_published_total", "result" => outcome).increment(1);
-    response
 }

@@ -5,6 +5,7 @@
 //! does the same on a listener the caller bound (tests use port 0).
 
 mod auth;
+pub mod batch;
 pub mod config;
 mod correlation;
 mod error;
@@ -64,11 +65,13 @@ pub async fn serve(
     let state = state::AppState {
         publisher: Arc::clone(&publisher),
         max_body_bytes: config.max_body_bytes,
+        max_batch_body_bytes: config.max_batch_body_bytes,
         body_timeout: config.request_timeout(),
     };
     let edge = routes::Edge {
         api_tokens,
         max_in_flight_orders: config.max_in_flight_orders,
+        max_in_flight_batches: config.max_in_flight_batches,
     };
     let app = routes::app(state, edge, readiness.clone());
 
@@ -98,7 +101,7 @@ fn describe_metrics() {
     service_kit::metrics::recorder();
     metrics::describe_counter!(
         "orders_published_total",
-        "POST /orders answers: acked (201, stored), rejected (refused before it reached Kafka: bad input, no token, shed) and failed (Kafka did not acknowledge; may or may not be stored)."
+        "Orders by outcome, each POST /orders and each order of a POST /orders/batch: acked (201, stored), rejected (refused before it reached Kafka: bad input, no token, shed) and failed (Kafka did not acknowledge; may or may not be stored). A batch refused whole is not counted here."
     );
     metrics::describe_histogram!(
         "kafka_ack_duration_seconds",

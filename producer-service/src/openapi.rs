@@ -1,4 +1,5 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 description of `POST /orders`,
+//! `GET /openapi.json`: the OpenAPI 3.1 description of `POST /orders` and
+//! `POST /orders/batch`,
 //! generated from the handler's and the types' annotations, so it cannot
 //! drift from the code without a compile error or a failing test.
 
@@ -10,7 +11,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handler;
+use crate::{batch, handler};
 
 /// The document's root: which paths it describes.
 #[derive(OpenApi)]
@@ -19,7 +20,7 @@ use crate::handler;
         title = "orders",
         description = "Accepts orders and publishes them to Kafka; 201 only once the broker acknowledged the order. Errors are RFC 9457 problem documents. Also served: GET /livez, GET /readyz (200 or 503) and GET /metrics (Prometheus text format)."
     ),
-    paths(handler::create_order),
+    paths(handler::create_order, batch::create_orders),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

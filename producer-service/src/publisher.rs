@@ -198,7 +198,9 @@ fn client_config(config: &Config) -> ClientConfig {
         // only after its request was woken, which may already send the next.
         (
             "queue.buffering.max.messages",
-            (2 * config.max_in_flight_orders).to_string(),
+            (2 * (config.max_in_flight_orders
+                + config.max_in_flight_batches * crate::batch::MAX_BATCH_ORDERS))
+                .to_string(),
         ),
         // librdkafka backs off up to 10 s between reconnects; after a few
         // dropped connections that alone outlasts the delivery timeout.

@@ -16,8 +16,8 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use crate::auth::{self, ApiTokens};
 use crate::correlation::{self, X_REQUEST_ID};
 use crate::error::ApiError;
-use crate::handler;
 use crate::state::AppState;
+use crate::{batch, handler};
 
 /// Limits of the order endpoint that act before its handler runs.
 #[derive(Clone)]
@@ -26,13 +26,16 @@ pub struct Edge {
     pub api_tokens: ApiTokens,
     /// Most `POST /orders` requests handled at once, body upload included.
     pub max_in_flight_orders: usize,
+    /// Most `POST /orders/batch` requests handled at once.
+    pub max_in_flight_batches: usize,
 }
 
-/// The whole API: `POST /orders` plus the health, metrics and OpenAPI
+/// The whole API: `POST /orders` and `POST /orders/batch`, plus the health, metrics and OpenAPI
 /// endpoints. Unknown paths and methods get problem documents too.
 pub fn app(state: AppState, edge: Edge, readiness: Readiness) -> Router {
     Router::new()
-        .route("/orders", create_order(&state, edge))
+        .route("/orders", create_order(&state, edge.clone()))
+        .route("/orders/batch", create_orders(&state, edge))
         .with_state(state)
         .merge(service_kit::health::routes(readiness))
         .merge(service_kit::metrics::routes())
@@ -55,22 +58,49 @@ pub fn app(state: AppState, edge: Edge, readiness: Readiness) -> Router {
         .layer(map_request(correlation::drop_unusable_request_id))
 }
 
-/// `POST /orders` and, outermost first: the outcome metric, the token
-/// check, and the in-flight limit, which refuses an order beyond
-/// `max_in_flight_orders` with 503 before a byte of its body is read, so
-/// that memory stays bounded however many clients upload at once.
+/// `POST /orders` and, outermost first: the outcome metric, then the
+/// guards of [`guarded`].
 fn create_order(state: &AppState, edge: Edge) -> MethodRouter<AppState> {
+    guarded(
+        post(handler::create_order),
+        state.max_body_bytes,
+        edge.max_in_flight_orders,
+        edge.api_tokens,
+    )
+    .route_layer(from_fn(handler::count_outcome))
+}
+
+/// `POST /orders/batch`, with its own body limit and in-flight limit. Its
+/// handler counts each order's outcome itself.
+fn create_orders(state: &AppState, edge: Edge) -> MethodRouter<AppState> {
+    guarded(
+        post(batch::create_orders),
+        state.max_batch_body_bytes,
+        edge.max_in_flight_batches,
+        edge.api_tokens,
+    )
+}
+
+/// `route` behind, outermost first: the token check, and the in-flight
+/// limit, which refuses a request beyond `max_in_flight` with 503 before a
+/// byte of its body is read, so that memory stays bounded however many
+/// clients upload at once; then the body limit.
+fn guarded(
+    route: MethodRouter<AppState>,
+    max_body_bytes: usize,
+    max_in_flight: usize,
+    api_tokens: ApiTokens,
+) -> MethodRouter<AppState> {
     let limit = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: BoxError| async {
             ApiError::Overloaded
         }))
         .load_shed()
-        .concurrency_limit(edge.max_in_flight_orders);
-    post(handler::create_order)
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .concurrency_limit(max_in_flight);
+    route
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .route_layer(limit)
-        .route_layer(from_fn_with_state(edge.api_tokens, auth::require_token))
-        .route_layer(from_fn(handler::count_outcome))
+        .route_layer(from_fn_with_state(api_tokens, auth::require_token))
 }
 
 /// Answers a panic with a 500 problem document and logs it once.

@@ -13,6 +13,8 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     /// Largest accepted body, for the 413 message.
     pub max_body_bytes: usize,
+    /// Largest accepted body of `POST /orders/batch`.
+    pub max_batch_body_bytes: usize,
     /// Longest the body upload may take before the request is answered 408.
     pub body_timeout: Duration,
 }

@@ -32,16 +32,22 @@ fn validator(document: &Value, schema: &Value) -> jsonschema::Validator {
         .expect("a valid JSON Schema")
 }
 
-/// Checks that `response` is documented (status and content type) and that
-/// its body matches the documented schema; returns its status.
+/// Checks that `response` to `POST /orders` is documented (status and
+/// content type) and that its body matches the documented schema; returns
+/// its status.
 async fn check(document: &Value, response: reqwest::Response) -> u16 {
+    check_path(document, "/orders", response).await
+}
+
+/// [`check`] for a response to `POST path`.
+async fn check_path(document: &Value, path: &str, response: reqwest::Response) -> u16 {
     let status = response.status().as_u16();
     let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()
         .to_owned();
     let body: Value = response.json().await.unwrap();
-    let documented = &document["paths"]["/orders"]["post"]["responses"][status.to_string()];
+    let documented = &document["paths"][path]["post"]["responses"][status.to_string()];
     let schema = &documented["content"][&content_type]["schema"];
     assert!(
         schema.is_object(),
@@ -88,7 +94,7 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     let document: Value = response.json().await.unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1."));
     let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-    assert_eq!(paths, ["/orders"]);
+    assert_eq!(paths, ["/orders", "/orders/batch"]);
 
     let example: Value = serde_json::from_str(include_str!("../../examples/order.json")).unwrap();
     let request = json!({"$ref": "#/components/schemas/OrderRequest"});
@@ -134,6 +140,35 @@ async fn the_openapi_document_describes_every_answer_of_post_orders() {
     // the panic guard's own test covers it.
     assert!(documented.remove(&500));
     assert_eq!(seen, documented, "each documented answer was produced");
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_answers_of_post_orders_batch() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &["--max-batch-body-bytes", "4096"]).await;
+    app.wait_ready().await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let post = |body: Value| app.client.post(app.url("/orders/batch")).json(&body).send();
+    let mut invalid = valid_order();
+    invalid["currency"] = json!("euro");
+    let mixed = json!({"orders": [valid_order(), invalid, {"items": 3}]});
+    let too_many = json!({"orders": vec![json!({}); 501]});
+    let large = json!({"orders": vec![valid_order(); 40]});
+
+    let mut seen = BTreeSet::new();
+    for body in [mixed, too_many, large, json!({"orders": 1})] {
+        seen.insert(check_path(&document, "/orders/batch", post(body).await.unwrap()).await);
+    }
+    assert_eq!(seen, BTreeSet::from([207, 400, 413, 422]));
     app.shut_down().await;
 }
 

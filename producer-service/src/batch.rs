@@ -1,0 +1,140 @@
+//! `POST /orders/batch`: up to [`MAX_BATCH_ORDERS`] independent orders in
+//! one request, each validated and published like a `POST /orders`, answered
+//! 207 with one result per order in request order.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use futures::future::join_all;
+use order_contract::FieldError;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use service_kit::trace_context::Trace;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{JsonBatchBytes, parse};
+use crate::handler::{self, OrderAccepted, OrderRequest};
+use crate::state::AppState;
+
+/// Most orders one batch may hold; a larger batch is refused whole (422).
+pub const MAX_BATCH_ORDERS: usize = 500;
+
+/// The request body: the orders, each of them a `POST /orders` body.
+#[derive(Deserialize, ToSchema)]
+pub struct BatchRequest<'a> {
+    /// 1 to 500 orders. Each is parsed and validated on its own, so one
+    /// malformed order does not refuse the others.
+    #[serde(borrow)]
+    #[schema(value_type = Vec<OrderRequest>, min_items = 1, max_items = 500)]
+    pub orders: Vec<&'a RawValue>,
+}
+
+/// The 207 body.
+#[derive(Serialize, ToSchema)]
+pub struct BatchAnswer<'a> {
+    /// One result per order, in the order of the request.
+    pub results: Vec<BatchResult<'a>>,
+}
+
+/// What became of one order of the batch.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResult<'a> {
+    /// 201 when the broker acknowledged the order; otherwise the status a
+    /// `POST /orders` of it alone would have got.
+    #[schema(example = 201)]
+    pub status: u16,
+    /// The 201 body, or the problem document.
+    pub body: ResultBody<'a>,
+}
+
+/// The body of one result: exactly what `POST /orders` would have answered.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ResultBody<'a> {
+    /// Stored.
+    Stored(OrderAccepted),
+    /// Not stored (or, for `kafka-unavailable`, not known to be).
+    Problem(Problem<'a>),
+}
+
+/// Validates and publishes every order of the batch concurrently, and
+/// answers once each is acknowledged or failed. An order is reported 201
+/// only after the broker acknowledged it. A body that is not a batch, or
+/// holds no order or more than 500, is refused whole and nothing is
+/// published.
+#[utoipa::path(
+    post,
+    path = "/orders/batch",
+    request_body(content = BatchRequest, content_type = "application/json"),
+    security(("bearer" = []), ()),
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; a new trace is started without it."),
+        ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
+    ),
+    responses(
+        (status = 207, description = "Every order handled: one result per order, in request order, each 201 (stored) or a problem (400, 422 or 503 as `POST /orders` answers them). Retry the 503 ones with the same `order_id`.", body = BatchAnswer,
+            headers(("x-request-id" = String, description = "The request's id."))),
+        (status = 400, description = "Not JSON, or not an object with an `orders` array (`malformed-json`), or the body could not be read (`unreadable-body`). Nothing was published.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API tokens are configured and the request has none, or not an accepted one (`unauthorized`).", body = Problem, content_type = "application/problem+json",
+            headers(("www-authenticate" = String, description = "`Bearer realm=\"orders\"`, with `error=\"invalid_token\"` for a wrong token."))),
+        (status = 408, description = "The body did not arrive within `REQUEST_TIMEOUT_MS` (`request-timeout`); nothing was published.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than `MAX_BATCH_BODY_BYTES` (`payload-too-large`); nothing was published.", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The content type is not JSON (`unsupported-media-type`).", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No order, or more than 500 (`validation-failed`, field `orders`); nothing was published.", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "A bug (`internal-error`). Retry with the same `order_id`s.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Shed under load before the body was read (`overloaded`); nothing was published.", body = Problem, content_type = "application/problem+json",
+            headers(("retry-after" = u32, description = "Seconds to wait before retrying."))),
+    ),
+)]
+pub async fn create_orders(
+    State(state): State<AppState>,
+    Extension(trace): Extension<Trace>,
+    JsonBatchBytes(body): JsonBatchBytes,
+) -> Result<(StatusCode, Json<BatchAnswer<'static>>), ApiError> {
+    let batch: BatchRequest<'_> = parse(&body)?;
+    let count = batch.orders.len();
+    if count == 0 || count > MAX_BATCH_ORDERS {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "orders",
+            format!("must hold 1 to {MAX_BATCH_ORDERS} orders, got {count}"),
+        )]));
+    }
+    let traceparent = trace.traceparent(&tracing::Span::current());
+    // Each future enqueues its record at its first poll, and join_all polls
+    // them in request order: orders with the same key keep their order.
+    let outcomes = join_all(batch.orders.iter().map(|raw| async {
+        let request: OrderRequest = parse(raw.get().as_bytes())?;
+        handler::accept(&state, request, &traceparent).await
+    }))
+    .await;
+
+    let mut stored = 0;
+    let results = outcomes
+        .into_iter()
+        .map(|outcome| {
+            handler::count(
+                outcome.is_ok(),
+                outcome.as_ref().is_err_and(ApiError::may_be_stored),
+            );
+            match outcome {
+                Ok(accepted) => {
+                    stored += 1;
+                    BatchResult {
+                        status: StatusCode::CREATED.as_u16(),
+                        body: ResultBody::Stored(accepted),
+                    }
+                }
+                Err(error) => {
+                    error.log();
+                    BatchResult {
+                        status: error.status().as_u16(),
+                        body: ResultBody::Problem(error.into_problem()),
+                    }
+                }
+            }
+        })
+        .collect();
+    tracing::info!(orders = count, stored, "batch handled");
+    Ok((StatusCode::MULTI_STATUS, Json(BatchAnswer { results })))
+}
