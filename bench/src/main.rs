@@ -1,72 +1,79 @@
-//! The benchmark: on one Apache Kafka broker, in one run, raw Kafka publishing
-//! next to producer-service over HTTP, the API's latency at half its
-//! maximum rate, a plain consumer next to consumer-service, and each
-//! service's peak memory. Prints one table and, with `--out`, writes it with
-//! the machine and the commands to a Markdown file. `scripts/bench.sh`
-//! builds everything and runs it.
+//! The benchmark: on Apache Kafka, in one run, producer-service next to the
+//! Strimzi Kafka Bridge (the HTTP front users would pick instead) and next
+//! to raw Kafka publishing, then how cost grows with connections, idle
+//! connections and consumer instances. Prints the tables and, with `--out`,
+//! writes them with the machine and the commands to a Markdown file and the
+//! chart data next to it. `scripts/bench.sh` builds everything, runs it and
+//! draws the charts.
 
+mod batch;
+mod bridge;
+mod charts;
+mod consume;
 mod cpu;
+mod document;
+mod growth;
+mod publish;
 mod report;
 mod service;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use cpu::Processes;
-use loadgen::http::HttpTarget;
 use loadgen::raw::RawTarget;
-use loadgen::run::{self, Mode, Outcome, Target, Until};
-use report::{Figures, PublishRun, Settings};
+use loadgen::run::{self, Mode, Until};
+use report::{Figures, Settings};
 use service::Service;
 use test_support::kafka::{Broker, ORDERS_PARTITIONS};
 use test_support::{binary, free_port};
 
-/// Side-by-side benchmark of the services against raw Kafka clients.
+/// Side-by-side benchmark of the services, the Strimzi Kafka Bridge and raw
+/// Kafka clients.
 #[derive(Parser)]
 #[command(name = "bench", about)]
 struct Args {
     /// Seconds each throughput and latency run lasts.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Orders prefilled for the consumer comparison.
+    /// Orders prefilled for the consumer runs.
     #[arg(long, default_value_t = 200_000)]
     drain_count: u64,
     /// A run of seconds, not minutes, to prove the benchmark still works.
     #[arg(long)]
     smoke: bool,
-    /// Write the table, the machine and the commands to this Markdown file.
+    /// Write the tables, the machine and the commands to this Markdown file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the chart data (CSV) to this directory.
+    #[arg(long)]
+    chart_data: Option<PathBuf>,
 }
 
-/// The topic the consumer comparison drains.
+/// The topic the consumer runs drain.
 const DRAIN_TOPIC: &str = "bench-drain";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let settings = if args.smoke {
-        Settings {
-            seconds: 1,
-            drain_count: 2_000,
-        }
+        Settings::smoke()
     } else {
-        Settings {
-            seconds: args.seconds,
-            drain_count: args.drain_count,
-        }
+        Settings::full(args.seconds, args.drain_count)
     };
     let figures = measure(&settings).await?;
-    let table = report::table(&figures, &settings);
-    let cpu = report::cpu_table(&figures);
-    println!("{table}\n{cpu}");
+    let tables = report::tables(&figures, &settings);
+    println!("{tables}");
     if let Some(out) = args.out {
-        std::fs::write(&out, report::markdown(&table, &cpu, &settings))
+        std::fs::write(&out, document::markdown(&tables, &settings))
             .with_context(|| format!("cannot write {}", out.display()))?;
         println!("written to {}", out.display());
+    }
+    if let Some(dir) = args.chart_data {
+        charts::write(&dir, &figures)?;
+        println!("chart data in {}", dir.display());
     }
     Ok(())
 }
@@ -80,76 +87,35 @@ async fn measure(settings: &Settings) -> anyhow::Result<Figures> {
         broker
     })
     .await?;
-    let brokers = broker.bootstrap.clone();
-    let elapsed = Until::Elapsed(Duration::from_secs(settings.seconds));
-    let warm_up = Until::Elapsed(Duration::from_secs(settings.seconds.min(2)));
     let mut figures = Figures::default();
+    publish::side_by_side(&broker, settings, &dir, &mut figures).await?;
 
-    eprintln!("publishing: raw Kafka, then producer-service over HTTP");
-    let raw = Arc::new(RawTarget::new(&brokers, "orders")?);
-    closed(&raw, 64, warm_up).await;
-    let producer_addr = format!("127.0.0.1:{}", free_port());
-    let producer = Service::start(
-        &release_binary("PRODUCER_BIN", "producer-service"),
-        &[("KAFKA_BROKERS", &brokers), ("HTTP_ADDR", &producer_addr)],
-        dir.join("producer-service.log"),
-    )?;
-    let url = format!("http://{producer_addr}");
-    wait_ready(&url).await?;
-    let http = Arc::new(HttpTarget::new(&url)?);
-    closed(&http, 64, warm_up).await;
-    let processes = Processes {
-        load: std::process::id(),
-        service: producer.pid(),
-        broker: broker.pid(),
-    };
-    for concurrency in [64, 256] {
-        let raw = publish(&raw, concurrency, elapsed, processes).await?;
-        let http = publish(&http, concurrency, elapsed, processes).await?;
-        figures.publish.push((concurrency, raw, http));
-    }
+    eprintln!("idle keep-alive connections: producer-service's memory");
+    let producer = start_producer(&broker.bootstrap, &dir.join("producer-idle.log")).await?;
+    figures.idle_rss =
+        growth::idle_connections_rss(&producer.0, &producer.1, &settings.idle_connections).await?;
+    producer.0.stop().context("producer-service")?;
 
-    let max = figures
-        .publish
-        .iter()
-        .map(|(_, _, http)| http.rate)
-        .fold(0.0, f64::max);
-    let rate = (max / 2.0).max(1.0);
-    eprintln!("latency: POST /orders at {rate:.0}/s, open loop");
-    let latency = run::run(
-        Arc::clone(&http),
-        Mode::Open {
-            rate,
-            max_outstanding: 10_000,
-        },
-        elapsed,
-        true,
-        None,
-    )
-    .await;
-    figures.latency = Some((rate, latency.summary, latency.skipped));
-    figures.producer_rss_kib = producer.peak_rss_kib()?;
-    producer.stop().context("producer-service")?;
+    consume_single(&broker.bootstrap, settings, &dir, &mut figures).await?;
+    drop(broker);
+    consume_scaling(settings, &dir, &mut figures).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(figures)
+}
 
+/// A plain consumer next to one consumer-service on the single broker.
+async fn consume_single(
+    brokers: &str,
+    settings: &Settings,
+    dir: &Path,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
     eprintln!(
         "consuming: {} prefilled orders, plain consumer, then consumer-service",
         settings.drain_count
     );
-    let fill = run::run(
-        Arc::new(RawTarget::new(&brokers, DRAIN_TOPIC)?),
-        Mode::Closed { concurrency: 1024 },
-        Until::Count(settings.drain_count),
-        true,
-        None,
-    )
-    .await;
-    if fill.summary.stored != settings.drain_count {
-        bail!(
-            "prefilling {DRAIN_TOPIC} failed: {:?}",
-            fill.summary.answers
-        );
-    }
-    let (drain_brokers, count) = (brokers.clone(), settings.drain_count);
+    prefill(brokers, settings.drain_count).await?;
+    let (drain_brokers, count) = (brokers.to_owned(), settings.drain_count);
     let drained = tokio::task::spawn_blocking(move || {
         loadgen::drain::drain(&drain_brokers, DRAIN_TOPIC, count, Duration::from_secs(300))
     })
@@ -157,48 +123,78 @@ async fn measure(settings: &Settings) -> anyhow::Result<Figures> {
     let consumer = Service::start(
         &release_binary("CONSUMER_BIN", "consumer-service"),
         &[
-            ("KAFKA_BROKERS", &brokers),
+            ("KAFKA_BROKERS", brokers),
             ("HTTP_ADDR", "127.0.0.1:0"),
             ("ORDERS_TOPIC", DRAIN_TOPIC),
             ("CONSUMER_GROUP", "bench"),
         ],
         dir.join("consumer-service.log"),
     )?;
-    let processed = processed_rate(&consumer, settings.drain_count).await?;
+    let processed = consume::processed_rate(std::slice::from_ref(&consumer), count).await?;
     figures.consume = Some((drained.rate(), processed));
     figures.consumer_rss_kib = consumer.peak_rss_kib()?;
-    consumer.stop().context("consumer-service")?;
-
-    drop(broker);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(figures)
+    consumer.stop().context("consumer-service")
 }
 
-async fn closed<T: Target>(target: &Arc<T>, concurrency: usize, until: Until) -> Outcome {
-    run::run(
-        Arc::clone(target),
-        Mode::Closed { concurrency },
-        until,
+/// 1, 2 and 3 consumer-services in one group on a three-node cluster.
+async fn consume_scaling(
+    settings: &Settings,
+    dir: &Path,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    eprintln!("consumer instances: 1, 2 and 3 in one group, on a three-node cluster");
+    let cluster = tokio::task::spawn_blocking(|| {
+        let cluster = Broker::cluster(3);
+        cluster.create_topic(DRAIN_TOPIC, ORDERS_PARTITIONS);
+        cluster
+    })
+    .await?;
+    prefill(&cluster.bootstrap, settings.drain_count).await?;
+    let binary = release_binary("CONSUMER_BIN", "consumer-service");
+    for instances in 1..=3 {
+        let rate = consume::drain(
+            &binary,
+            &cluster.bootstrap,
+            DRAIN_TOPIC,
+            instances,
+            settings.drain_count,
+            dir,
+        )
+        .await?;
+        figures.scaling.push((instances, rate));
+    }
+    Ok(())
+}
+
+async fn prefill(brokers: &str, count: u64) -> anyhow::Result<()> {
+    let fill = run::run(
+        Arc::new(RawTarget::new(brokers, DRAIN_TOPIC)?),
+        Mode::Closed { concurrency: 1024 },
+        Until::Count(count),
         true,
         None,
     )
-    .await
+    .await;
+    if fill.summary.stored != count {
+        bail!(
+            "prefilling {DRAIN_TOPIC} failed: {:?}",
+            fill.summary.answers
+        );
+    }
+    Ok(())
 }
 
-/// A closed-loop publish run, with the CPU each process spent on it.
-async fn publish<T: Target>(
-    target: &Arc<T>,
-    concurrency: usize,
-    until: Until,
-    processes: Processes,
-) -> anyhow::Result<PublishRun> {
-    let before = processes.snapshot()?;
-    let outcome = closed(target, concurrency, until).await;
-    Ok(PublishRun {
-        rate: outcome.summary.ok_rate(),
-        orders: outcome.summary.stored,
-        cpu: before.since(processes)?,
-    })
+/// Starts producer-service against `brokers` on a free port and waits until
+/// it is ready; returns it with its address.
+async fn start_producer(brokers: &str, log: &Path) -> anyhow::Result<(Service, String)> {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let producer = Service::start(
+        &release_binary("PRODUCER_BIN", "producer-service"),
+        &[("KAFKA_BROKERS", brokers), ("HTTP_ADDR", &addr)],
+        log.to_owned(),
+    )?;
+    wait_ready(&format!("http://{addr}/readyz"), "producer-service").await?;
+    Ok((producer, addr))
 }
 
 fn release_binary(var: &str, name: &str) -> PathBuf {
@@ -209,61 +205,17 @@ fn release_binary(var: &str, name: &str) -> PathBuf {
     })
 }
 
-async fn wait_ready(url: &str) -> anyhow::Result<()> {
+/// Polls `url` until it answers 2xx (a readiness endpoint has no event to
+/// wait on from outside).
+async fn wait_ready(url: &str, what: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let ready = client.get(format!("{url}/readyz")).send().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while std::time::Instant::now() < deadline {
+        let ready = client.get(url).send().await;
         if ready.is_ok_and(|r| r.status().is_success()) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("producer-service was not ready within 30 s")
-}
-
-/// Waits until consumer-service logged `count` processed orders and returns
-/// its rate between the first and the last, from the log's timestamps (the
-/// group join before the first is left out, as the plain consumer's
-/// connection set-up is). The log is read incrementally, so waiting costs
-/// the measured service little CPU.
-async fn processed_rate(consumer: &Service, count: u64) -> anyhow::Result<f64> {
-    const PROCESSED: &str = r#""message":"order processed""#;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut log = std::fs::File::open(&consumer.log)?;
-    let (mut seen, mut pending) = (0_u64, String::new());
-    let (mut first, mut last) = (None, None);
-    while seen < count {
-        if Instant::now() > deadline {
-            bail!("consumer-service processed {seen} of {count} orders in 300 s");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        std::io::Read::read_to_string(&mut log, &mut pending)?;
-        let complete = pending.rfind('\n').map_or(0, |end| end + 1);
-        for line in pending[..complete]
-            .lines()
-            .filter(|l| l.contains(PROCESSED))
-        {
-            seen += 1;
-            if first.is_none() {
-                first = Some(timestamp(line)?);
-            }
-            if seen == count {
-                last = Some(timestamp(line)?);
-            }
-        }
-        pending.drain(..complete);
-    }
-    let span = last.context("no last line")? - first.context("no first line")?;
-    let span = Duration::try_from(span).context("timestamps out of order")?;
-    Ok(loadgen::stats::rate(count - 1, span))
-}
-
-fn timestamp(line: &str) -> anyhow::Result<time::OffsetDateTime> {
-    let value: serde_json::Value = serde_json::from_str(line)?;
-    let stamp = value["timestamp"].as_str().context("no timestamp")?;
-    Ok(time::OffsetDateTime::parse(
-        stamp,
-        &time::format_description::well_known::Rfc3339,
-    )?)
+    bail!("{what} was not ready within 120 s")
 }

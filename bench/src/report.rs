@@ -1,8 +1,8 @@
-//! The benchmark's figures as one Markdown table, and the file around it:
-//! the machine, the settings and the commands that produced it.
+//! The benchmark's figures, and the tables that show them: side by side,
+//! the goals with met or missed, where the CPU goes, and how cost grows.
 
 use std::fmt::Write as _;
-use std::process::Command;
+use std::time::Duration;
 
 use loadgen::stats::{Summary, ms};
 
@@ -12,8 +12,46 @@ use crate::cpu::Usage;
 pub struct Settings {
     /// Seconds per throughput or latency run.
     pub seconds: u64,
-    /// Orders prefilled for the consumer comparison.
+    /// Orders prefilled for the consumer runs.
     pub drain_count: u64,
+    /// Connection counts of the closed-loop runs.
+    pub connections: Vec<usize>,
+    /// Connections of the batch runs.
+    pub batch_connections: usize,
+    /// Orders (records) per batch request.
+    pub batch_size: usize,
+    /// Idle keep-alive connections at which memory is read.
+    pub idle_connections: Vec<usize>,
+    /// Whether the Strimzi Kafka Bridge runs beside our service.
+    pub bridge: bool,
+}
+
+impl Settings {
+    /// The full run.
+    pub fn full(seconds: u64, drain_count: u64) -> Self {
+        Self {
+            seconds,
+            drain_count,
+            connections: vec![1, 16, 64, 256, 1024],
+            batch_connections: 16,
+            batch_size: 100,
+            idle_connections: vec![100, 1_000, 5_000],
+            bridge: true,
+        }
+    }
+
+    /// Seconds long: every step once, tiny.
+    pub fn smoke() -> Self {
+        Self {
+            seconds: 1,
+            drain_count: 2_000,
+            connections: vec![1, 64, 256],
+            batch_connections: 4,
+            batch_size: 100,
+            idle_connections: vec![10, 100],
+            bridge: true,
+        }
+    }
 }
 
 /// One publish run: its rate and what it cost.
@@ -24,31 +62,87 @@ pub struct PublishRun {
     pub orders: u64,
     /// CPU each process spent during the run.
     pub cpu: Usage,
+    /// 99th percentile latency of a request (not for batches).
+    pub p99: Option<Duration>,
+}
+
+/// The closed-loop runs at one connection count.
+pub struct ConnectionsRun {
+    /// Connections (closed-loop workers).
+    pub connections: usize,
+    /// Raw Kafka publishing, at the counts the ratio needs.
+    pub raw: Option<PublishRun>,
+    /// producer-service, `POST /orders`.
+    pub ours: PublishRun,
+    /// The bridge, one record per request (none with `--no-bridge`).
+    pub bridge: Option<PublishRun>,
+}
+
+/// Both HTTP servers at one open-loop rate.
+pub struct Latency {
+    /// Orders per second offered to each.
+    pub rate: f64,
+    /// producer-service's latency summary and skipped orders.
+    pub ours: (Summary, u64),
+    /// The bridge's.
+    pub bridge: Option<(Summary, u64)>,
+}
+
+/// Batch requests on both servers.
+pub struct BatchRuns {
+    /// Connections.
+    pub connections: usize,
+    /// Orders per request.
+    pub size: usize,
+    /// `POST /orders/batch`.
+    pub ours: PublishRun,
+    /// `POST /topics/orders` with `size` records.
+    pub bridge: Option<PublishRun>,
 }
 
 /// What was measured.
 #[derive(Default)]
 pub struct Figures {
-    /// Per concurrency: the raw publish run and the HTTP run.
-    pub publish: Vec<(usize, PublishRun, PublishRun)>,
-    /// Open-loop rate, its latency summary, and orders skipped.
-    pub latency: Option<(f64, Summary, u64)>,
-    /// Plain consumer and consumer-service orders/s.
-    pub consume: Option<(f64, f64)>,
-    /// Peak resident memory of producer-service.
+    /// Closed-loop runs by connection count.
+    pub connections: Vec<ConnectionsRun>,
+    /// Open-loop latency.
+    pub latency: Option<Latency>,
+    /// Batches.
+    pub batch: Option<BatchRuns>,
+    /// Peak resident memory of producer-service over the publish runs.
     pub producer_rss_kib: u64,
+    /// The same, up to the end of its 256-connection run.
+    pub producer_rss_to_256_kib: u64,
+    /// Peak resident memory of the bridge over the same runs.
+    pub bridge_rss_kib: Option<u64>,
+    /// producer-service's memory against idle keep-alive connections.
+    pub idle_rss: Vec<(usize, u64)>,
+    /// Plain consumer and consumer-service orders/s, one broker.
+    pub consume: Option<(f64, f64)>,
     /// Peak resident memory of consumer-service.
     pub consumer_rss_kib: u64,
+    /// consumer-service instances in one group and their orders/s, on a
+    /// three-node cluster.
+    pub scaling: Vec<(usize, f64)>,
+}
+
+impl Figures {
+    /// The closed-loop runs at `connections`.
+    pub fn at(&self, connections: usize) -> Option<&ConnectionsRun> {
+        self.connections
+            .iter()
+            .find(|run| run.connections == connections)
+    }
 }
 
 const RSS_TARGET_MIB: f64 = 40.0;
 
-fn verdict(met: bool) -> &'static str {
+pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
 /// `12345.6` as `12,346`.
-fn thousands(value: f64) -> String {
+pub fn thousands(value: f64) -> String {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     // rates are small and positive
     let digits = (value.round() as u64).to_string();
@@ -63,215 +157,228 @@ fn thousands(value: f64) -> String {
 }
 
 #[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
-fn mib(kib: u64) -> f64 {
+pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// The results as a Markdown table, with each target and whether it was met.
-pub fn table(figures: &Figures, settings: &Settings) -> String {
+fn ratio(ours: f64, theirs: f64) -> f64 {
+    ours / theirs.max(f64::MIN_POSITIVE)
+}
+
+/// Every table, in the order the report shows them.
+pub fn tables(figures: &Figures, settings: &Settings) -> String {
+    let mut out = String::new();
+    out.push_str(&side_by_side(figures));
+    out.push('\n');
+    out.push_str(&goals(figures, settings));
+    out.push('\n');
+    out.push_str(&crate::document::cpu_table(figures));
+    out.push('\n');
+    out.push_str(&growth(figures));
+    out
+}
+
+/// A bridge figure, or a dash where the bridge did not run.
+fn or_dash<T>(value: Option<T>, show: impl FnOnce(T) -> String) -> String {
+    value.map_or_else(|| "—".to_owned(), show)
+}
+
+fn side_by_side(figures: &Figures) -> String {
     let mut t = String::from(
-        "| measurement | raw Kafka client | our service | ratio | target | |\n\
-         |---|---:|---:|---:|---|---|\n",
+        "| measurement | raw Kafka client | producer-service | Strimzi bridge |\n\
+         |---|---:|---:|---:|\n",
     );
-    for (concurrency, raw, http) in &figures.publish {
-        let ratio = http.rate / raw.rate.max(f64::MIN_POSITIVE);
+    for run in &figures.connections {
+        let raw = run
+            .raw
+            .as_ref()
+            .map_or(String::new(), |raw| thousands(raw.rate));
         let _ = writeln!(
             t,
-            "| publish, {concurrency} connections, orders/s | {} | {} | {ratio:.2} | ≥ 0.60 | {} |",
-            thousands(raw.rate),
-            thousands(http.rate),
-            verdict(ratio >= 0.6)
+            "| publish, {} connections, orders/s | {raw} | {} | {} |",
+            run.connections,
+            thousands(run.ours.rate),
+            or_dash(run.bridge.as_ref(), |b| thousands(b.rate))
         );
     }
-    if let Some((rate, summary, skipped)) = &figures.latency {
+    if let Some(batch) = &figures.batch {
         let _ = writeln!(
             t,
-            "| `POST /orders` at {}/s (half the maximum), open loop: p50 / p90 / p99 / p99.9 / max, ms | | {} / {} / {} / {} / {} | | p99 ≤ 20 ms | {} |",
-            thousands(*rate),
-            ms(summary.p50),
-            ms(summary.p90),
-            ms(summary.p99),
-            ms(summary.p999),
-            ms(summary.max),
-            verdict(summary.p99.as_secs_f64() <= 0.020 && *skipped == 0)
+            "| batches of {} per request, {} connections, orders/s | | {} | {} |",
+            batch.size,
+            batch.connections,
+            thousands(batch.ours.rate),
+            or_dash(batch.bridge.as_ref(), |b| thousands(b.rate))
+        );
+    }
+    if let Some(latency) = &figures.latency {
+        let show = |(summary, skipped): &(Summary, u64)| {
+            let skipped = if *skipped > 0 {
+                format!(" ({skipped} skipped)")
+            } else {
+                String::new()
+            };
+            format!(
+                "{} / {} / {}{skipped}",
+                ms(summary.p50),
+                ms(summary.p99),
+                ms(summary.p999)
+            )
+        };
+        let _ = writeln!(
+            t,
+            "| open loop at {}/s: p50 / p99 / p99.9, ms | | {} | {} |",
+            thousands(latency.rate),
+            show(&latency.ours),
+            or_dash(latency.bridge.as_ref(), show)
+        );
+    }
+    let _ = writeln!(
+        t,
+        "| peak RSS over these runs, MiB | | {:.1} | {} |",
+        mib(figures.producer_rss_kib),
+        or_dash(figures.bridge_rss_kib, |kib| format!("{:.1}", mib(kib)))
+    );
+    t
+}
+
+fn goals(figures: &Figures, settings: &Settings) -> String {
+    let mut t = String::from("| goal | measured | target | |\n|---|---:|---|---|\n");
+    let mut row = |goal: &str, measured: Option<String>, target: &str, met: bool| {
+        let (measured, verdict) = match measured {
+            Some(measured) => (measured, verdict(met)),
+            None => ("—".to_owned(), "not measured: no bridge"),
+        };
+        let _ = writeln!(t, "| {goal} | {measured} | {target} | {verdict} |");
+    };
+    for connections in [64, 256] {
+        let Some(run) = figures.at(connections) else {
+            continue;
+        };
+        let r = run.bridge.as_ref().map(|b| ratio(run.ours.rate, b.rate));
+        row(
+            &format!("throughput vs the bridge, {connections} connections"),
+            r.map(|r| format!("{r:.2}×")),
+            "≥ 2×",
+            r.is_some_and(|r| r >= 2.0),
+        );
+    }
+    if let Some(latency) = &figures.latency {
+        let ours = latency.ours.0.p99;
+        let r = latency
+            .bridge
+            .as_ref()
+            .map(|(bridge, _)| ratio(ours.as_secs_f64(), bridge.p99.as_secs_f64()));
+        row(
+            "p99 vs the bridge's, same open-loop rate",
+            r.map(|r| format!("{r:.2}")),
+            "≤ 0.50",
+            r.is_some_and(|r| r <= 0.5),
+        );
+        row(
+            "p99 at that rate",
+            Some(ms(ours)),
+            "≤ 20 ms",
+            ours.as_secs_f64() <= 0.020 && latency.ours.1 == 0,
+        );
+    }
+    #[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
+    let r = figures
+        .bridge_rss_kib
+        .map(|bridge| figures.producer_rss_kib as f64 / bridge.max(1) as f64);
+    row(
+        "peak RSS vs the bridge's",
+        r.map(|r| format!("{r:.3}")),
+        "≤ 0.10",
+        r.is_some_and(|r| r <= 0.1),
+    );
+    if let Some(run) = figures.at(256)
+        && let Some(raw) = &run.raw
+    {
+        let r = ratio(run.ours.rate, raw.rate);
+        row(
+            "throughput vs raw publishing, 256 connections",
+            Some(format!("{r:.2}")),
+            "≥ 0.60",
+            r >= 0.6,
         );
     }
     if let Some((raw, service)) = figures.consume {
-        let ratio = service / raw.max(f64::MIN_POSITIVE);
-        let _ = writeln!(
-            t,
-            "| consume {} prefilled orders, orders/s | {} | {} | {ratio:.2} | ≥ 0.80 | {} |",
-            thousands(settings.drain_count as f64),
-            thousands(raw),
-            thousands(service),
-            verdict(ratio >= 0.8)
+        let r = ratio(service, raw);
+        #[allow(clippy::cast_precision_loss)] // small counts
+        let count = thousands(settings.drain_count as f64);
+        row(
+            &format!("consume {count} orders, consumer-service vs a plain consumer"),
+            Some(format!("{r:.2}")),
+            "≥ 0.80",
+            r >= 0.8,
         );
     }
     for (name, kib) in [
-        ("producer-service", figures.producer_rss_kib),
+        (
+            "producer-service, up to 256 connections",
+            figures.producer_rss_to_256_kib,
+        ),
         ("consumer-service", figures.consumer_rss_kib),
     ] {
+        row(
+            &format!("peak RSS of {name}"),
+            Some(format!("{:.1} MiB", mib(kib))),
+            "≤ 40 MiB",
+            mib(kib) <= RSS_TARGET_MIB,
+        );
+    }
+    t
+}
+
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+fn growth(figures: &Figures) -> String {
+    let mut t = String::from(
+        "| connections | producer-service orders/s | p99, ms | Strimzi bridge orders/s | p99, ms |\n\
+         |---:|---:|---:|---:|---:|\n",
+    );
+    let p99 = |run: &PublishRun| run.p99.map_or(String::new(), ms);
+    for run in &figures.connections {
         let _ = writeln!(
             t,
-            "| peak RSS of {name}, MiB | | {:.1} | | ≤ {RSS_TARGET_MIB:.0} MiB | {} |",
-            mib(kib),
-            verdict(mib(kib) <= RSS_TARGET_MIB)
+            "| {} | {} | {} | {} | {} |",
+            thousands(run.connections as f64),
+            thousands(run.ours.rate),
+            p99(&run.ours),
+            or_dash(run.bridge.as_ref(), |b| thousands(b.rate)),
+            or_dash(run.bridge.as_ref(), p99)
         );
     }
-    t
-}
-
-/// Where the CPU went in each publish run: microseconds per stored order
-/// for each process, and how many cores were busy on average.
-pub fn cpu_table(figures: &Figures) -> String {
-    let mut t = String::from(
-        "| publish run | orders/s | load generator | service | broker | all | cores busy |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+    t.push_str("\n| consumer-service instances | orders/s | vs one |\n|---:|---:|---:|\n");
+    let one = figures
+        .scaling
+        .first()
+        .map_or(f64::MIN_POSITIVE, |(_, rate)| *rate);
+    for (instances, rate) in &figures.scaling {
+        let _ = writeln!(
+            t,
+            "| {instances} | {} | {:.2} |",
+            thousands(*rate),
+            ratio(*rate, one)
+        );
+    }
+    t.push_str(
+        "\n| idle keep-alive connections | producer-service RSS, MiB | per connection, KiB |\n\
+         |---:|---:|---:|\n",
     );
-    for (concurrency, raw, http) in &figures.publish {
-        for (name, run) in [("raw Kafka client", raw), ("producer-service, HTTP", http)] {
-            let [load, service, broker, all] = run.cpu.micros_per_order(run.orders);
-            let _ = writeln!(
-                t,
-                "| {name}, {concurrency} connections | {} | {load:.0} | {service:.0} | {broker:.0} | {all:.0} | {:.2} |",
-                thousands(run.rate),
-                run.cpu.cores_busy()
-            );
-        }
-    }
-    if let Some((concurrency, raw, http)) = figures.publish.last() {
-        t.push('\n');
-        t.push_str(&cpu_reading(*concurrency, raw, http));
+    let base = figures.idle_rss.first().map_or(0, |(_, kib)| *kib);
+    for (connections, kib) in &figures.idle_rss {
+        let per = if *connections == 0 {
+            String::new()
+        } else {
+            format!("{:.1}", (*kib as f64 - base as f64) / *connections as f64)
+        };
+        let _ = writeln!(
+            t,
+            "| {} | {:.1} | {per} |",
+            thousands(*connections as f64),
+            mib(*kib)
+        );
     }
     t
-}
-
-/// What the CPU figures of the busiest publish pair say, in words.
-fn cpu_reading(concurrency: usize, raw: &PublishRun, http: &PublishRun) -> String {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let [.., raw_all] = raw.cpu.micros_per_order(raw.orders);
-    let [load, service, broker, all] = http.cpu.micros_per_order(http.orders);
-    #[allow(clippy::cast_precision_loss)] // a handful of cores
-    let capacity = cores as f64 * 1e6 / service.max(f64::MIN_POSITIVE);
-    format!(
-        "At {concurrency} connections the raw client kept {:.2} cores busy, \
-         {raw_all:.0} µs of CPU per order: it waits on the broker's \
-         acknowledgements, not on the CPU. The HTTP run kept {:.2} of the \
-         {cores} cores busy at {all:.0} µs per order, so the CPU bounds it; the \
-         load generator's HTTP client took {load:.0} µs and the broker \
-         {broker:.0} µs of each order on the same cores. producer-service \
-         itself spent {service:.0} µs per order: with the {cores} cores to \
-         itself it would serve about {} orders/s, {:.2} of raw publishing (a \
-         projection from the measured CPU time, not a measurement).\n",
-        raw.cpu.cores_busy(),
-        http.cpu.cores_busy(),
-        thousands(capacity),
-        capacity / raw.rate.max(f64::MIN_POSITIVE),
-    )
-}
-
-/// The first line `command` prints (on standard output, or on standard
-/// error as `java -version` does).
-fn first_line(command: &str, args: &[&str]) -> String {
-    Command::new(command)
-        .args(args)
-        .output()
-        .ok()
-        .map(|out| {
-            if out.stdout.is_empty() {
-                out.stderr
-            } else {
-                out.stdout
-            }
-        })
-        .and_then(|out| String::from_utf8(out).ok())
-        .and_then(|out| out.lines().next().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map_or("unknown", |l| l.trim_start_matches([' ', '\t', ':']));
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kib| format!("{:.0} GiB", mib(kib) / 1024.0),
-        );
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "- CPU: {model}, {cores} cores; memory {memory}; Linux {}\n\
-         - {}; Apache Kafka {} (one KRaft node, `-Xmx512m`, {}), on loopback\n\
-         - The broker, the service under test and the load generator share these cores.\n",
-        kernel.trim(),
-        first_line("rustc", &["--version"]),
-        test_support::kafka::KAFKA_VERSION,
-        first_line("java", &["-version"]),
-    )
-}
-
-/// The whole BENCHMARKS.md.
-pub fn markdown(table: &str, cpu: &str, settings: &Settings) -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let date = format!("{} {:02}:{:02} UTC", now.date(), now.hour(), now.minute());
-    let (s, n) = (settings.seconds, settings.drain_count);
-    format!(
-        "# Benchmarks\n\n\
-         Written by `scripts/bench.sh` on {date}; run it again to refresh (the \
-         file is regenerated whole).\n\n\
-         ## Machine\n\n{machine}\n\
-         ## Results\n\n{table}\n\
-         Ratios compare runs made side by side in the same process, minutes \
-         apart, against the same broker.\n\n\
-         ## Where the CPU goes\n\n\
-         CPU time of each process during each publish run (user plus system, \
-         from `/proc/PID/stat`), in microseconds per stored order. The load \
-         generator is the raw Kafka client in raw runs and an HTTP client in \
-         HTTP runs; the service idles during raw runs. When the cores busy \
-         approach the machine's core count the run is CPU-bound, and its rate \
-         is about cores ÷ CPU per order.\n\n{cpu}\n\
-         ## What each row runs\n\n\
-         Every step is a `loadgen` run (`cargo run --release -p loadgen -- --help`), \
-         with orders of one to five random line items:\n\n\
-         1. Publish: `loadgen raw --concurrency C --duration-secs {s}` (Kafka \
-         directly, through producer-service's own `Publisher`: same settings, \
-         encoding and headers) next to `loadgen http --concurrency C \
-         --duration-secs {s}` against producer-service, for C = 64 and 256, \
-         after a warm-up of each. Closed loop: each connection sends its next \
-         order when the last is answered, so orders/s ≈ C / latency.\n\
-         2. Latency: `loadgen http --rate R --duration-secs {s}` with R half of \
-         the best rate of step 1. Open loop: orders are sent on schedule \
-         whatever the answers, and latency counts from the scheduled time, \
-         so a stall cannot hide queued requests (no coordinated omission).\n\
-         3. Consume: {n} orders prefilled with `loadgen raw --count {n} \
-         --concurrency 1024` into a 6-partition topic; `loadgen drain --count \
-         {n}` (a plain consumer that reads and drops) next to consumer-service \
-         draining the same topic in a new group while logging every order as \
-         JSON to a file. Rates run from the first record to the last, so \
-         connecting and the group join are left out of both.\n\
-         4. Peak RSS: the kernel's `VmHWM` of each service process at the end \
-         of its runs.\n\n\
-         ## Settings\n\n\
-         - Producer (both sides of step 1): `acks=all`, \
-         `enable.idempotence=true`, `max.in.flight.requests.per.connection=1`, \
-         `message.timeout.ms=10000` \
-         (`DELIVERY_TIMEOUT_MS`), `reconnect.backoff.max.ms=1000`, \
-         `queue.buffering.max.messages=2048` (twice `MAX_IN_FLIGHT_ORDERS`, which \
-         bounds the producer's memory), librdkafka's defaults otherwise \
-         (`linger.ms=5`, `batch.num.messages=10000`).\n\
-         - Consumer (step 3): librdkafka's defaults on both sides \
-         (`fetch.max.bytes=52428800`), except the prefetch queue: \
-         `queued.max.messages.kbytes=65536` for the plain consumer, 8192 for \
-         consumer-service (with `fetch.queue.backoff.ms=10`).\n\
-         - Services: release builds (`scripts/build-release.sh`), JSON logs to \
-         a file, one INFO line per order on both.\n",
-        machine = machine()
-    )
 }
