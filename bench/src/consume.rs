@@ -45,35 +45,53 @@ pub async fn drain(
 }
 
 /// Waits until `consumers` logged `count` processed orders between them and
-/// returns their rate from the first line to the last, from the logs'
-/// timestamps (the group join before the first is left out, as the plain
-/// consumer's connection set-up is). The logs are read incrementally, so
+/// returns their rate, from the logs' timestamps, once the group settled:
+/// from the first order processed after the last "partitions assigned" line
+/// to the last order (the group join, and for several instances the
+/// rebalances while they join, are left out, as the plain consumer's
+/// connection set-up is). The logs are read incrementally, so
 /// waiting costs the measured services little CPU.
 pub async fn processed_rate(consumers: &[Service], count: u64) -> anyhow::Result<f64> {
     const PROCESSED: &str = r#""message":"order processed""#;
+    const ASSIGNED: &str = r#""message":"partitions assigned""#;
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut logs = consumers
         .iter()
         .map(|c| Log::open(&c.log))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (mut seen, mut first, mut last) = (0_u64, None::<OffsetDateTime>, None::<OffsetDateTime>);
-    while seen < count {
+    let mut processed = Vec::new();
+    let mut settled = None::<OffsetDateTime>;
+    while (processed.len() as u64) < count {
         if Instant::now() > deadline {
-            bail!("consumer-service processed {seen} of {count} orders in 300 s");
+            bail!(
+                "consumer-service processed {} of {count} orders in 300 s",
+                processed.len()
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         for log in &mut logs {
-            for line in log.new_lines()?.iter().filter(|l| l.contains(PROCESSED)) {
-                seen += 1;
-                let at = timestamp(line)?;
-                first = Some(first.map_or(at, |f| f.min(at)));
-                last = Some(last.map_or(at, |l| l.max(at)));
+            for line in log.new_lines()? {
+                if line.contains(PROCESSED) {
+                    processed.push(timestamp(&line)?);
+                } else if line.contains(ASSIGNED) {
+                    let at = timestamp(&line)?;
+                    settled = Some(settled.map_or(at, |s| s.max(at)));
+                }
             }
         }
     }
-    let span = last.context("no last line")? - first.context("no first line")?;
-    let span = Duration::try_from(span).context("timestamps out of order")?;
-    Ok(loadgen::stats::rate(count - 1, span))
+    let settled = settled.context("no partitions assigned line")?;
+    let after: Vec<OffsetDateTime> = processed.into_iter().filter(|at| *at >= settled).collect();
+    if (after.len() as u64) < count / 2 {
+        bail!(
+            "only {} of {count} orders were processed after the group settled: drain more",
+            after.len()
+        );
+    }
+    let first = after.iter().min().copied().context("no order processed")?;
+    let last = after.iter().max().copied().context("no order processed")?;
+    let span = Duration::try_from(last - first).context("timestamps out of order")?;
+    Ok(loadgen::stats::rate(after.len() as u64 - 1, span))
 }
 
 /// A log file read as it grows.

@@ -153,7 +153,11 @@ fn bridge_version() -> &'static str {
 pub fn markdown(tables: &str, settings: &Settings) -> String {
     let now = time::OffsetDateTime::now_utc();
     let date = format!("{} {:02}:{:02} UTC", now.date(), now.hour(), now.minute());
-    let (s, n) = (settings.seconds, settings.drain_count);
+    let (s, n, m) = (
+        settings.seconds,
+        settings.drain_count,
+        settings.scaling_count,
+    );
     let (bc, bs) = (settings.batch_connections, settings.batch_size);
     format!(
         "# Benchmarks\n\n\
@@ -203,8 +207,11 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          logging every order as JSON to a file, on the single broker. Then, \
          on a three-node cluster (replication factor 3, `min.insync.replicas=2`), \
          1, 2 and 3 consumer-service instances in one new group each drain \
-         {n} prefilled orders. Rates run from the first processed record to the \
-         last, so connecting and the group join are left out.\n\n\
+         {m} prefilled orders. Rates run from the first record processed \
+         after the group settled (the last `partitions assigned` line of any \
+         instance) to the last, so connecting, the group join and the \
+         rebalances while instances join are left out; the plain consumer's \
+         from its first record to its last.\n\n\
          ## Settings\n\n\
          - Apache Kafka from `scripts/local-broker.sh`'s jars, started by the \
          benchmark; the topic `orders` has 6 partitions.\n\

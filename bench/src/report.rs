@@ -14,6 +14,8 @@ pub struct Settings {
     pub seconds: u64,
     /// Orders prefilled for the consumer runs.
     pub drain_count: u64,
+    /// Orders prefilled for the runs of 1, 2 and 3 consumer instances.
+    pub scaling_count: u64,
     /// Connection counts of the closed-loop runs.
     pub connections: Vec<usize>,
     /// Connections of the batch runs.
@@ -32,6 +34,7 @@ impl Settings {
         Self {
             seconds,
             drain_count,
+            scaling_count: 5 * drain_count,
             connections: vec![1, 16, 64, 256, 1024],
             batch_connections: 16,
             batch_size: 100,
@@ -45,6 +48,7 @@ impl Settings {
         Self {
             seconds: 1,
             drain_count: 2_000,
+            scaling_count: 20_000,
             connections: vec![1, 64, 256],
             batch_connections: 4,
             batch_size: 100,
