@@ -281,7 +281,7 @@ fn goals(figures: &Figures, settings: &Settings) -> String {
         );
         row(
             "p99 at that rate",
-            Some(ms(ours)),
+            Some(format!("{} ms", ms(ours))),
             "≤ 20 ms",
             ours.as_secs_f64() <= 0.020 && latency.ours.1 == 0,
         );
@@ -313,7 +313,11 @@ fn goals(figures: &Figures, settings: &Settings) -> String {
         let count = thousands(settings.drain_count as f64);
         row(
             &format!("consume {count} orders, consumer-service vs a plain consumer"),
-            Some(format!("{r:.2}")),
+            Some(format!(
+                "{r:.2} ({} of {} orders/s)",
+                thousands(service),
+                thousands(raw)
+            )),
             "≥ 0.80",
             r >= 0.8,
         );
