@@ -21,6 +21,18 @@ async fn timed_out_upload(app: &TestApp) -> u16 {
     answer.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
+/// The service's `GET /openapi.json`.
+async fn document(app: &TestApp) -> Value {
+    app.client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A validator for `schema`, a schema object of `document` whose `$ref`s
 /// point into the document's components.
 fn validator(document: &Value, schema: &Value) -> jsonschema::Validator {
@@ -148,15 +160,7 @@ async fn the_openapi_document_describes_the_answers_of_post_orders_batch() {
     let kafka = MockKafka::start();
     let app = TestApp::spawn(&kafka, &["--max-batch-body-bytes", "4096"]).await;
     app.wait_ready().await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = document(&app).await;
     let post = |body: Value| app.client.post(app.url("/orders/batch")).json(&body).send();
     let mut invalid = valid_order();
     invalid["currency"] = json!("euro");
@@ -176,15 +180,7 @@ async fn the_openapi_document_describes_the_answers_of_post_orders_batch() {
 async fn an_order_valid_by_the_published_schema_is_accepted_even_with_integers_written_as_floats() {
     let kafka = MockKafka::start();
     let app = TestApp::spawn(&kafka, &[]).await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = document(&app).await;
     let request = validator(
         &document,
         &json!({"$ref": "#/components/schemas/OrderRequest"}),
