@@ -7,12 +7,12 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::report::Figures;
+use crate::figures::{Figures, PublishRun};
 
 /// Writes `connections.csv` and `consumers.csv` into `dir`.
 pub fn write(dir: &Path, figures: &Figures) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let millis = |run: &crate::report::PublishRun| run.p99.map_or(0.0, |p| p.as_secs_f64() * 1e3);
+    let millis = |run: &PublishRun| run.p99.map_or(0.0, |p| p.as_secs_f64() * 1e3);
     let mut connections =
         String::from("connections,ours_rate,ours_p99_ms,bridge_rate,bridge_p99_ms\n");
     for run in &figures.connections {

@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
-use crate::report::{Figures, PublishRun, Settings, mib, thousands};
+use crate::figures::{ConnectionsRun, Figures, PublishRun, Settings};
+use crate::report::{mib, thousands};
 
 /// Where the CPU went in the runs the goals compare: microseconds per
 /// stored order for each process, and how many cores were busy.
@@ -56,7 +57,7 @@ pub fn cpu_table(figures: &Figures) -> String {
 }
 
 /// What the CPU figures at 256 connections say, in words.
-fn reading(run: &crate::report::ConnectionsRun, bridge_run: &PublishRun) -> String {
+fn reading(run: &ConnectionsRun, bridge_run: &PublishRun) -> String {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let [load, ours, broker, all] = run.ours.cpu.micros_per_order(run.ours.orders);
     let [bridge_load, bridge, bridge_broker, bridge_all] =

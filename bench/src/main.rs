@@ -12,6 +12,7 @@ mod charts;
 mod consume;
 mod cpu;
 mod document;
+mod figures;
 mod growth;
 mod publish;
 mod report;
@@ -23,9 +24,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use figures::{Figures, Settings};
 use loadgen::raw::RawTarget;
 use loadgen::run::{self, Mode, Until};
-use report::{Figures, Settings};
 use service::Service;
 use test_support::kafka::{Broker, ORDERS_PARTITIONS};
 use test_support::{binary, free_port};

@@ -17,7 +17,7 @@ use test_support::kafka::Broker;
 use crate::batch::{self, BatchTarget};
 use crate::bridge::{self, BridgeTarget};
 use crate::cpu::Processes;
-use crate::report::{BatchRuns, ConnectionsRun, Figures, Latency, PublishRun, Settings};
+use crate::figures::{BatchRuns, ConnectionsRun, Figures, Latency, PublishRun, Settings};
 use crate::service::Service;
 use crate::{start_producer, wait_ready};
 
