@@ -22,11 +22,19 @@ pub const MAX_BATCH_ORDERS: usize = 500;
 
 /// The request body: the orders, each of them a `POST /orders` body.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"orders": [
+    {"customer_id": "cust-42", "currency": "EUR",
+     "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price_cents": 1299}]},
+    {"customer_id": "cust-7", "currency": "EUR",
+     "items": [{"sku": "PEN-7", "quantity": 1, "unit_price_cents": 250}]}
+]}))]
 pub struct BatchRequest<'a> {
-    /// 1 to 500 orders. Each is parsed and validated on its own, so one
-    /// malformed order does not refuse the others.
+    /// 1 to 500 orders, each an `OrderRequest` (the `POST /orders` body).
+    /// Each is parsed and validated on its own: one that is not a valid
+    /// order gets its own 400 or 422 result and does not refuse the others,
+    /// so the items' schema here accepts any value.
     #[serde(borrow)]
-    #[schema(value_type = Vec<OrderRequest>, min_items = 1, max_items = 500)]
+    #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 500)]
     pub orders: Vec<&'a RawValue>,
 }
 
