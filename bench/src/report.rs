@@ -9,7 +9,7 @@ use crate::figures::{Figures, PublishRun, Settings};
 
 const RSS_TARGET_MIB: f64 = 40.0;
 
-pub fn verdict(met: bool) -> &'static str {
+fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 

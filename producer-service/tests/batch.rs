@@ -14,17 +14,6 @@ use test_support::Placement;
 use test_support::load::{Outcome, order_body};
 use uuid::Uuid;
 
-impl TestApp {
-    async fn post_batch(&self, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url("/orders/batch"))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-}
-
 /// The 207 results, after checking the answer's status and content type.
 async fn results(response: reqwest::Response) -> Vec<Value> {
     assert_eq!(response.status(), StatusCode::MULTI_STATUS);

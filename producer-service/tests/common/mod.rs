@@ -61,8 +61,16 @@ impl TestApp {
     }
 
     pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/orders", body).await
+    }
+
+    pub async fn post_batch(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/orders/batch", body).await
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
-            .post(self.url("/orders"))
+            .post(self.url(path))
             .json(body)
             .send()
             .await
