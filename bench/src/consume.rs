@@ -29,7 +29,7 @@ pub async fn drain(
                 binary,
                 &[
                     ("KAFKA_BROKERS", brokers),
-                    ("HTTP_ADDR", "127.0.0.1:0"),
+                    ("MANAGEMENT_ADDR", "127.0.0.1:0"),
                     ("ORDERS_TOPIC", topic),
                     ("CONSUMER_GROUP", &group),
                 ],

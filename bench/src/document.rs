@@ -199,9 +199,11 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          4. Peak RSS: the kernel's `VmHWM` of each server at the end of steps \
          1 to 3, 1,024 connections included; producer-service's also at the \
          end of its 256-connection run, for its own 40 MiB target.\n\
-         5. Idle connections: a fresh producer-service; connections opened \
-         one after another, each making one `GET /livez` and then staying \
-         open; its `VmRSS` read at each count.\n\
+         5. Idle connections: a fresh producer-service (`MAX_CONNECTIONS` \
+         above the largest count, idle connections never timed out); \
+         connections opened one after another, each making one request \
+         (a `GET` answered 404) and then staying open; its `VmRSS` read at \
+         each count.\n\
          6. Consume: {n} orders prefilled into a 6-partition topic; `loadgen \
          drain` (a plain consumer that reads and drops) next to \
          consumer-service draining the same topic in a new group while \
@@ -229,10 +231,12 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          configuration sets `acks=1`, which turns idempotence off). Its JVM \
          gets `-XX:ActiveProcessorCount` equal to this machine's cores, \
          the cores our service's runtime sees, and its default heap.\n\
-         - Consumers: librdkafka's defaults (`fetch.max.bytes=52428800`), \
-         except the prefetch queue: `queued.max.messages.kbytes=65536` for the \
-         plain consumer, 8192 for consumer-service (with \
-         `fetch.queue.backoff.ms=10`).\n\
+         - Consumers: librdkafka's defaults, except the prefetch queue: \
+         `queued.max.messages.kbytes=65536` for the plain consumer, 8192 for \
+         consumer-service (with `fetch.queue.backoff.ms=10`). Unless \
+         `fetch.max.bytes` is set, librdkafka lowers it (50 MiB by default) \
+         to the queue's size, so consumer-service fetches at most 8 MiB a \
+         request and the plain consumer 50 MiB.\n\
          - Our services: release builds (`scripts/build-release.sh`), JSON \
          logs to a file, one INFO line per order; the bridge logs at WARN.\n",
         machine = machine()

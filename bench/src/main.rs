@@ -97,7 +97,17 @@ async fn measure(settings: &Settings) -> anyhow::Result<Figures> {
     publish::side_by_side(&broker, settings, &dir, &mut figures).await?;
 
     eprintln!("idle keep-alive connections: producer-service's memory");
-    let producer = start_producer(&broker.bootstrap, &dir.join("producer-idle.log")).await?;
+    // Room for every connection, and none closed for being idle.
+    let most = settings.idle_connections.iter().max().copied().unwrap_or(0) + 100;
+    let producer = start_producer(
+        &broker.bootstrap,
+        &[
+            ("MAX_CONNECTIONS", &most.to_string()),
+            ("HEADER_READ_TIMEOUT_MS", "3600000"),
+        ],
+        &dir.join("producer-idle.log"),
+    )
+    .await?;
     figures.idle_rss =
         growth::idle_connections_rss(&producer.0, &producer.1, &settings.idle_connections).await?;
     producer.0.stop().context("producer-service")?;
@@ -130,7 +140,7 @@ async fn consume_single(
         &release_binary("CONSUMER_BIN", "consumer-service"),
         &[
             ("KAFKA_BROKERS", brokers),
-            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("MANAGEMENT_ADDR", "127.0.0.1:0"),
             ("ORDERS_TOPIC", DRAIN_TOPIC),
             ("CONSUMER_GROUP", "bench"),
         ],
@@ -190,16 +200,27 @@ async fn prefill(brokers: &str, count: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts producer-service against `brokers` on a free port and waits until
-/// it is ready; returns it with its address.
-async fn start_producer(brokers: &str, log: &Path) -> anyhow::Result<(Service, String)> {
+/// Starts producer-service against `brokers` on free ports, with `env`
+/// added, and waits until it is ready; returns it with its API's address.
+async fn start_producer(
+    brokers: &str,
+    env: &[(&str, &str)],
+    log: &Path,
+) -> anyhow::Result<(Service, String)> {
     let addr = format!("127.0.0.1:{}", free_port());
+    let management = format!("127.0.0.1:{}", free_port());
+    let mut all = vec![
+        ("KAFKA_BROKERS", brokers),
+        ("HTTP_ADDR", &addr),
+        ("MANAGEMENT_ADDR", &management),
+    ];
+    all.extend_from_slice(env);
     let producer = Service::start(
         &release_binary("PRODUCER_BIN", "producer-service"),
-        &[("KAFKA_BROKERS", brokers), ("HTTP_ADDR", &addr)],
+        &all,
         log.to_owned(),
     )?;
-    wait_ready(&format!("http://{addr}/readyz"), "producer-service").await?;
+    wait_ready(&format!("http://{management}/readyz"), "producer-service").await?;
     Ok((producer, addr))
 }
 

@@ -41,7 +41,7 @@ pub async fn side_by_side(
         broker: broker.pid(),
     };
     let raw = Arc::new(RawTarget::new(brokers, "orders")?);
-    let (producer, addr) = start_producer(brokers, &dir.join("producer-service.log")).await?;
+    let (producer, addr) = start_producer(brokers, &[], &dir.join("producer-service.log")).await?;
     let ours = Arc::new(HttpTarget::new(&format!("http://{addr}"))?);
     let ours_pids = on(producer.pid());
     let warm_up = Duration::from_secs(settings.seconds.min(3));

@@ -2,6 +2,7 @@
 //! `consumer-service --help` lists them with their defaults.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use service_kit::KafkaArgs;
@@ -20,9 +21,11 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
-    /// Address of the health listener (`/livez`, `/readyz`, `/metrics`).
-    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8081")]
-    pub http_addr: SocketAddr,
+    /// Address of the management listener (`/livez`, `/readyz`,
+    /// `/metrics`), the service's only listener. A second instance on the
+    /// same host needs another port (`127.0.0.1:0` picks a free one).
+    #[arg(long, env = "MANAGEMENT_ADDR", default_value = "0.0.0.0:9081")]
+    pub management_addr: SocketAddr,
 
     /// Topic orders are consumed from.
     #[arg(long, env = "ORDERS_TOPIC", default_value = order_contract::DEFAULT_ORDERS_TOPIC)]
@@ -54,9 +57,24 @@ pub struct Config {
     #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
     pub delivery_timeout_ms: u64,
 
+    /// How long shutdown waits for the final offset commit and for leaving
+    /// the group. librdkafka alone may wait for a group coordinator for a
+    /// whole session timeout and then for the commit's answer; past this
+    /// bound the process exits anyway, and the partitions' next owner
+    /// reprocesses at most one commit interval.
+    #[arg(long, env = "FINAL_COMMIT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub final_commit_timeout_ms: u64,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+impl Config {
+    /// See [`Config::final_commit_timeout_ms`].
+    pub fn final_commit_timeout(&self) -> Duration {
+        Duration::from_millis(self.final_commit_timeout_ms)
+    }
 }
 
 /// Starting point for a group without committed offsets.

@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use order_contract::headers;
-use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use service_kit::ServiceContext;
-use service_kit::kafka::{self, ClientError};
+use service_kit::kafka::{ClientError, ClientSettings};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
@@ -26,7 +25,7 @@ impl DeadLetters {
     /// Creates the producer; does not wait for the broker.
     pub fn new(config: &Config) -> Result<Self, ClientError> {
         Ok(Self {
-            producer: kafka::create(&client_config(config), ServiceContext::default())?,
+            producer: client_config(config).create(ServiceContext::default())?,
             topic: config.dlq_topic.clone(),
         })
     }
@@ -138,7 +137,7 @@ fn refused_as_is(error: &KafkaError) -> bool {
 }
 
 /// Dead letters get the same durability as orders: `acks=all`, idempotent.
-fn client_config(config: &Config) -> ClientConfig {
+fn client_config(config: &Config) -> ClientSettings {
     config.kafka.client_config([
         ("client.id", "consumer-service-dlq".to_owned()),
         ("acks", "all".to_owned()),

@@ -1,6 +1,6 @@
 //! consumer-service: a Kafka consumer-group worker that processes orders at
 //! least once, dead-letters records it can never process, and serves
-//! `/livez`, `/readyz` and `/metrics` on a small HTTP listener.
+//! `/livez`, `/readyz` and `/metrics` on its management listener.
 //!
 //! [`run`] binds and works until its shutdown future completes; [`serve`]
 //! does the same on a listener the caller bound (tests use port 0).
@@ -14,15 +14,15 @@ mod worker;
 
 use std::future::Future;
 
-use anyhow::Context;
 use service_kit::Readiness;
+use service_kit::management::{self, Management};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use handler::{LogOrder, Position, Process, ProcessError};
 
-/// Binds `config.http_addr` and consumes until `shutdown` completes.
+/// Binds `config.management_addr` and consumes until `shutdown` completes.
 ///
 /// # Errors
 /// Fails if the address cannot be bound or Kafka clients cannot be created.
@@ -30,18 +30,16 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+    let listener = management::bind(config.management_addr).await?;
     serve(listener, config, shutdown).await
 }
 
 /// Consumes until `shutdown` completes, processing each order with
-/// [`LogOrder`] and serving health checks on `listener`; then commits offsets
-/// and leaves the group.
+/// [`LogOrder`] and serving the management endpoints on `listener`; then
+/// commits offsets and leaves the group.
 ///
 /// # Errors
-/// Fails if Kafka clients cannot be created or the health server fails.
+/// Fails if Kafka clients cannot be created or the management listener fails.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -62,18 +60,11 @@ pub async fn serve_with(
 ) -> anyhow::Result<()> {
     let readiness = Readiness::default();
     let cancel = CancellationToken::new();
-    let addr = listener.local_addr().context("listener has no address")?;
-    tracing::info!(%addr, brokers = %config.kafka.brokers, "consumer-service health listener up");
-
-    // The health listener outlives the consume loop, so that /readyz
-    // answers 503 while the final commit runs.
-    let health_stop = CancellationToken::new();
     describe_metrics();
-    let routes =
-        service_kit::health::routes(readiness.clone()).merge(service_kit::metrics::routes());
-    let health =
-        axum::serve(listener, routes).with_graceful_shutdown(health_stop.clone().cancelled_owned());
-    let health = tokio::spawn(async move { health.await });
+    // The management listener outlives the consume loop, so that /readyz
+    // answers 503 while the final commit runs.
+    let management = Management::start(listener, readiness.clone())?;
+    tracing::info!(brokers = %config.kafka.brokers, "consumer-service starting");
 
     let trigger = cancel.clone();
     let draining = readiness.clone();
@@ -84,11 +75,7 @@ pub async fn serve_with(
     });
 
     let consumed = worker::consume(&config, processor, readiness, cancel).await;
-    health_stop.cancel();
-    health
-        .await
-        .context("health server task failed")?
-        .context("health server failed")?;
+    management.stop().await?;
     consumed?;
     tracing::info!("consumer-service stopped; bye");
     Ok(())

@@ -10,7 +10,7 @@ use consumer_service::Config;
 async fn main() -> ExitCode {
     let config = Config::parse();
     let (command, log) = (config.command.clone(), config.log.clone());
-    let http_addr = config.http_addr;
+    let management_addr = config.management_addr;
     let service = consumer_service::run(config, service_kit::shutdown_signal());
-    service_kit::startup::main("consumer-service", command, http_addr, &log, service).await
+    service_kit::startup::main("consumer-service", command, management_addr, &log, service).await
 }

@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use order_contract::headers;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use service_kit::Readiness;
-use service_kit::kafka;
+use service_kit::kafka::ClientSettings;
 use service_kit::trace_context::Trace;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -50,7 +49,7 @@ pub type OrdersConsumer = StreamConsumer<GroupContext>;
 
 /// The consumer settings: a group member with at-least-once offset handling
 /// (auto-commit on, offset store manual).
-pub fn client_config(config: &Config) -> ClientConfig {
+pub fn client_config(config: &Config) -> ClientSettings {
     config.kafka.client_config([
         ("client.id", "consumer-service".to_owned()),
         ("group.id", config.consumer_group.clone()),
@@ -88,9 +87,9 @@ pub async fn consume(
     readiness: Readiness,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: OrdersConsumer =
-        kafka::create(&client_config(config), GroupContext::new(readiness.clone()))
-            .context("cannot create the Kafka consumer")?;
+    let consumer: OrdersConsumer = client_config(config)
+        .create(GroupContext::new(readiness.clone()))
+        .context("cannot create the Kafka consumer")?;
     let worker = Worker {
         processor,
         dead_letters: DeadLetters::new(config).context("cannot create the dead-letter producer")?,
@@ -138,9 +137,7 @@ pub async fn consume(
 
     // Every dead letter was awaited to its acknowledgement, so there is
     // nothing left to flush.
-    tokio::task::spawn_blocking(move || leave_group(consumer))
-        .await
-        .context("shutdown task failed")?;
+    leave_group(consumer, config.final_commit_timeout()).await;
     Ok(())
 }
 
@@ -244,8 +241,35 @@ fn store_offset(consumer: &OrdersConsumer, message: &BorrowedMessage<'_>) {
 
 /// Commits the stored offsets, then closes the consumer, which leaves the
 /// group so it rebalances at once instead of waiting for the session to time
-/// out. Blocks.
-fn leave_group(consumer: OrdersConsumer) {
+/// out; waits at most `timeout` for both.
+///
+/// librdkafka blocks in both (a commit first waits for a group coordinator,
+/// up to a session timeout, then for its answer), so they run on a thread
+/// of their own that is left behind when the time is up: the process then
+/// exits without them, and the partitions' next owner reprocesses what was
+/// not committed.
+async fn leave_group(consumer: OrdersConsumer, timeout: Duration) {
+    let (done, left) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("leave-group".to_owned())
+        .spawn(move || {
+            commit_and_close(consumer);
+            let _ = done.send(());
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the thread that commits and leaves the group");
+        return;
+    }
+    if tokio::time::timeout(timeout, left).await.is_err() {
+        tracing::error!(
+            timeout_ms = timeout.as_millis(),
+            "the final commit and leaving the group did not finish in time; exiting without them, so the next owner may reprocess records"
+        );
+    }
+}
+
+/// The final commit and the close. Blocks.
+fn commit_and_close(consumer: OrdersConsumer) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => tracing::info!("offsets committed"),
         Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
@@ -258,4 +282,5 @@ fn leave_group(consumer: OrdersConsumer) {
     consumer.unsubscribe();
     // Dropping closes the consumer: librdkafka leaves the group here.
     drop(consumer);
+    tracing::info!("left the group");
 }

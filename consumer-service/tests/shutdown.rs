@@ -1,6 +1,7 @@
 //! At least once across a shutdown: a record whose retries SIGTERM
 //! interrupts is neither processed nor committed past, so the next consumer
-//! of the group receives it.
+//! of the group receives it; and the final commit waits no longer than its
+//! own timeout.
 //!
 //! The record after it waits on the same partition, already fetched. Before
 //! the fix the loop went round once more and, half the time, processed that
@@ -10,14 +11,14 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use consumer_service::{Config, Position, Process, ProcessError};
 use order_contract::Order;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use test_support::{MockKafka, ServiceProcess, order, processed};
+use test_support::{MockKafka, ServiceProcess, order, processed, publish_order};
 use tokio::sync::{Notify, oneshot};
 
 const ROUNDS: usize = 4;
@@ -79,7 +80,7 @@ fn start(
         &kafka.bootstrap,
         "--process-attempts",
         "1000",
-        "--kafka-property",
+        "--kafka-properties",
         common::GROUP_TIMING,
     ])
     .unwrap();
@@ -175,4 +176,35 @@ fn sigterm_during_a_dead_letter_outage_leaves_the_poison_record_to_the_next_cons
 
 fn start_binary(kafka: &MockKafka) -> ServiceProcess {
     common::start_consumer(kafka, "", &[("DELIVERY_TIMEOUT_MS", "1000")])
+}
+
+#[test]
+fn the_final_commit_waits_for_an_unreachable_coordinator_no_longer_than_its_timeout() {
+    let kafka = MockKafka::start();
+    let before = order("before-the-outage");
+    publish_order(&kafka.bootstrap, &before);
+    // The default session timeout, 45 s: how long librdkafka alone waits
+    // for a coordinator before it even sends the final commit. No periodic
+    // commit, so that the final one has an offset to commit.
+    let mut consumer = common::start_consumer(
+        &kafka,
+        "session.timeout.ms=45000;heartbeat.interval.ms=3000",
+        &[
+            ("COMMIT_INTERVAL_MS", "600000"),
+            ("FINAL_COMMIT_TIMEOUT_MS", "2000"),
+        ],
+    );
+    let id = before.order_id.to_string();
+    consumer.wait_for("the order", WAIT, |line| line["order_id"] == id.as_str());
+
+    kafka.cluster.broker_down(1).unwrap();
+    let stopping = Instant::now();
+    let status = consumer.terminate(Duration::from_secs(20));
+    let took = stopping.elapsed();
+    assert!(status.success(), "exit status {status}");
+    let gave_up = consumer.wait_for_message(
+        "the final commit and leaving the group did not finish in time; exiting without them, so the next owner may reprocess records",
+    );
+    assert_eq!(gave_up["level"], "ERROR");
+    println!("stopped {took:?} after SIGTERM");
 }

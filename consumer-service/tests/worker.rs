@@ -206,9 +206,9 @@ fn assert_dead_letter_from_orders(record: &OwnedMessage, reason: &str) {
     assert!(header(record, headers::DLQ_SOURCE_OFFSET).is_some());
 }
 
-/// The health listener's address, from the consumer's start-up log.
+/// The management listener's address, from the consumer's start-up log.
 fn health_addr(consumer: &mut ServiceProcess) -> String {
-    let listening = consumer.wait_for_message("consumer-service health listener up");
+    let listening = consumer.wait_for_message("management listener up");
     listening["addr"].as_str().unwrap().to_owned()
 }
 

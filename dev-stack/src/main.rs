@@ -22,9 +22,21 @@ struct Args {
     #[arg(long, env = "PRODUCER_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     producer_addr: SocketAddr,
 
-    /// Address of consumer-service's health listener.
-    #[arg(long, env = "CONSUMER_HTTP_ADDR", default_value = "127.0.0.1:8081")]
-    consumer_addr: SocketAddr,
+    /// Address of producer-service's management listener (probes, metrics).
+    #[arg(
+        long,
+        env = "PRODUCER_MANAGEMENT_ADDR",
+        default_value = "127.0.0.1:9080"
+    )]
+    producer_management_addr: SocketAddr,
+
+    /// Address of consumer-service's management listener.
+    #[arg(
+        long,
+        env = "CONSUMER_MANAGEMENT_ADDR",
+        default_value = "127.0.0.1:9081"
+    )]
+    consumer_management_addr: SocketAddr,
 
     /// Number of mock brokers.
     #[arg(long, env = "MOCK_BROKERS", default_value_t = 1)]
@@ -60,8 +72,9 @@ fn main() -> anyhow::Result<()> {
 
     producer.kafka.brokers.clone_from(&bootstrap);
     producer.http_addr = args.producer_addr;
+    producer.management_addr = args.producer_management_addr;
     consumer.kafka.brokers.clone_from(&bootstrap);
-    consumer.http_addr = args.consumer_addr;
+    consumer.management_addr = args.consumer_management_addr;
 
     tracing::warn!(
         %bootstrap,
@@ -69,7 +82,8 @@ fn main() -> anyhow::Result<()> {
     );
     tracing::info!(
         orders = %format_args!("http://{}/orders", args.producer_addr),
-        consumer_health = %format_args!("http://{}/readyz", args.consumer_addr),
+        producer_health = %format_args!("http://{}/readyz", args.producer_management_addr),
+        consumer_health = %format_args!("http://{}/readyz", args.consumer_management_addr),
         %bootstrap,
         "dev-stack up: POST orders to the producer; ctrl-c stops"
     );

@@ -54,7 +54,11 @@ pub fn start_producer_with(bootstrap: &str, env: &[(&str, &str)]) -> (ServicePro
 /// If it does not listen within 30 seconds.
 pub fn spawn_producer(bootstrap: &str, env: &[(&str, &str)]) -> (ServiceProcess, String) {
     let bin = binary("PRODUCER_BIN", || release_binary("producer-service"));
-    let mut all = vec![("KAFKA_BROKERS", bootstrap), ("HTTP_ADDR", "127.0.0.1:0")];
+    let mut all = vec![
+        ("KAFKA_BROKERS", bootstrap),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("MANAGEMENT_ADDR", "127.0.0.1:0"),
+    ];
     all.extend_from_slice(env);
     let mut process = ServiceProcess::spawn(bin, &[], &all);
     let listening = process.wait_for_message("producer-service listening");
@@ -80,7 +84,7 @@ pub fn start_consumer_with(bootstrap: &str, group: &str, env: &[(&str, &str)]) -
     let interval = COMMIT_INTERVAL_MS.to_string();
     let mut all = vec![
         ("KAFKA_BROKERS", bootstrap),
-        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("MANAGEMENT_ADDR", "127.0.0.1:0"),
         ("CONSUMER_GROUP", group),
         ("COMMIT_INTERVAL_MS", &interval),
     ];

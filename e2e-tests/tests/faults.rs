@@ -130,10 +130,7 @@ fn a_consumer_killed_mid_stream_and_restarted_processes_every_order_duplicating_
 
     let mut ledger = test_support::Ledger::default();
     for answer in &answers {
-        let at = test_support::Placement {
-            partition: i32::try_from(answer.body["partition"].as_i64().unwrap()).unwrap(),
-            offset: answer.body["offset"].as_i64().unwrap(),
-        };
+        let at = test_support::Answered::from_body(&answer.body).expect("a 201 body");
         ledger.acked(answer.body["order_id"].as_str().unwrap(), at);
     }
     record_processed(&mut first, &mut ledger);

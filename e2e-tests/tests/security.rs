@@ -86,16 +86,16 @@ fn stay_unready(
     let env = borrowed(env);
     let stored = broker.watermark_count("orders");
     let (mut producer, url) = spawn_producer(&broker.bootstrap, &env);
+    let producer_url = producer.management_url();
     let mut consumer = start_consumer_with(&broker.bootstrap, GROUP, &env);
-    let health = consumer.wait_for_message("consumer-service health listener up");
-    let consumer_url = format!("http://{}", health["addr"].as_str().unwrap());
+    let consumer_url = consumer.management_url();
 
     // Long enough for several reconnect attempts.
     let started = Instant::now();
     let answer = post_all(&url, "application/json", vec![order_body(1)], 1).remove(0);
     assert_eq!(answer.status, 503, "{:?}", answer.body);
     while started.elapsed() < Duration::from_secs(8) {
-        assert_eq!(get_status(&format!("{url}/readyz")), 503);
+        assert_eq!(get_status(&format!("{producer_url}/readyz")), 503);
         assert_eq!(get_status(&format!("{consumer_url}/readyz")), 503);
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -7,18 +7,21 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use futures::future::join_all;
 use order_contract::FieldError;
+use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use service_kit::trace_context::Trace;
 use utoipa::ToSchema;
 
+pub use crate::config::MAX_BATCH_ORDERS;
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBatchBytes, parse};
 use crate::handler::{self, OrderAccepted, OrderRequest};
+use crate::outcome::{self, Outcome};
 use crate::state::AppState;
 
-/// Most orders one batch may hold; a larger batch is refused whole (422).
-pub const MAX_BATCH_ORDERS: usize = 500;
+/// The parse error of a batch with more than [`MAX_BATCH_ORDERS`] orders.
+const TOO_MANY_ORDERS: &str = "the batch holds more than the most orders allowed";
 
 /// The request body: the orders, each of them a `POST /orders` body.
 #[derive(Deserialize, ToSchema)]
@@ -33,9 +36,37 @@ pub struct BatchRequest<'a> {
     /// Each is parsed and validated on its own: one that is not a valid
     /// order gets its own 400 or 422 result and does not refuse the others,
     /// so the items' schema here accepts any value.
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "at_most_a_batch")]
     #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 500)]
     pub orders: Vec<&'a RawValue>,
+}
+
+/// Reads the orders, but stops at the first one past [`MAX_BATCH_ORDERS`]:
+/// the rest of the array is not read, so a body of a million tiny entries
+/// costs no more than a full batch.
+fn at_most_a_batch<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<&'de RawValue>, D::Error> {
+    struct AtMost;
+    impl<'de> Visitor<'de> for AtMost {
+        type Value = Vec<&'de RawValue>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of orders")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+            let mut orders = Vec::new();
+            while let Some(order) = entries.next_element()? {
+                if orders.len() == MAX_BATCH_ORDERS {
+                    return Err(A::Error::custom(TOO_MANY_ORDERS));
+                }
+                orders.push(order);
+            }
+            Ok(orders)
+        }
+    }
+    deserializer.deserialize_seq(AtMost)
 }
 
 /// The 207 body.
@@ -81,7 +112,7 @@ pub enum ResultBody<'a> {
         ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
     ),
     responses(
-        (status = 207, description = "Every order handled: one result per order, in request order, each 201 (stored) or a problem (400, 422 or 503 as `POST /orders` answers them). Retry the 503 ones with the same `order_id`.", body = BatchAnswer,
+        (status = 207, description = "Every order handled: one result per order, in request order, each 201 (stored) or a problem (400, 422 or 503 as `POST /orders` answers them). Retry the 503 ones with the `order_id` their problem names.", body = BatchAnswer,
             headers(("x-request-id" = String, description = "The request's id."))),
         (status = 400, description = "Not JSON, or not an object with an `orders` array (`malformed-json`), or the body could not be read (`unreadable-body`). Nothing was published.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "API tokens are configured and the request has none, or not an accepted one (`unauthorized`).", body = Problem, content_type = "application/problem+json",
@@ -100,32 +131,40 @@ pub async fn create_orders(
     Extension(trace): Extension<Trace>,
     JsonBatchBytes(body): JsonBatchBytes,
 ) -> Result<(StatusCode, Json<BatchAnswer<'static>>), ApiError> {
-    let batch: BatchRequest<'_> = parse(&body)?;
-    let count = batch.orders.len();
-    if count == 0 || count > MAX_BATCH_ORDERS {
-        return Err(ApiError::Validation(vec![FieldError::new(
+    let wrong_count = |got: &str| {
+        ApiError::Validation(vec![FieldError::new(
             "orders",
-            format!("must hold 1 to {MAX_BATCH_ORDERS} orders, got {count}"),
-        )]));
+            format!("must hold 1 to {MAX_BATCH_ORDERS} orders, got {got}"),
+        )])
+    };
+    let batch: BatchRequest<'_> = parse(&body).map_err(|error| match error {
+        ApiError::MalformedJson(message) if message.contains(TOO_MANY_ORDERS) => {
+            wrong_count(&format!("more than {MAX_BATCH_ORDERS}"))
+        }
+        error => error,
+    })?;
+    let count = batch.orders.len();
+    if count == 0 {
+        return Err(wrong_count("0"));
     }
     let traceparent = trace.traceparent(&tracing::Span::current());
     // Each future enqueues its record at its first poll, and join_all polls
     // them in request order: orders with the same key keep their order.
-    let outcomes = join_all(batch.orders.iter().map(|raw| async {
+    let answers = join_all(batch.orders.iter().map(|raw| async {
         let request: OrderRequest = parse(raw.get().as_bytes())?;
         handler::accept(&state, request, &traceparent).await
     }))
     .await;
 
     let mut stored = 0;
-    let results = outcomes
+    let results = answers
         .into_iter()
-        .map(|outcome| {
-            handler::count(
-                outcome.is_ok(),
-                outcome.as_ref().is_err_and(ApiError::may_be_stored),
-            );
-            match outcome {
+        .map(|answer| {
+            outcome::count(Outcome::of(
+                answer.is_ok(),
+                answer.as_ref().is_err_and(ApiError::may_be_stored),
+            ));
+            match answer {
                 Ok(accepted) => {
                     stored += 1;
                     BatchResult {

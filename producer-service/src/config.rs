@@ -9,6 +9,10 @@ use service_kit::healthcheck::Command;
 use service_kit::telemetry::LogArgs;
 use service_kit::{KafkaArgs, Secret};
 
+/// Most orders one `POST /orders/batch` may hold; a larger batch is refused
+/// whole (422).
+pub const MAX_BATCH_ORDERS: usize = 500;
+
 /// Settings of producer-service.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "producer-service", version, about)]
@@ -21,9 +25,35 @@ pub struct Config {
     #[command(flatten)]
     pub kafka: KafkaArgs,
 
-    /// Address the HTTP API listens on.
+    /// Address the public HTTP API listens on (`POST /orders`,
+    /// `POST /orders/batch`, `GET /openapi.json`).
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
+
+    /// Address of the management listener: `/livez`, `/readyz` and
+    /// `/metrics`, apart from the public API so that no client traffic can
+    /// delay a probe. Keep it reachable by probes and scrapers only.
+    #[arg(long, env = "MANAGEMENT_ADDR", default_value = "0.0.0.0:9080")]
+    pub management_addr: SocketAddr,
+
+    /// Most connections open at once on the public listener; further
+    /// clients wait in the kernel's accept queue until one closes. With
+    /// `MAX_IN_FLIGHT_ORDERS` and `MAX_BODY_BYTES` it bounds the service's
+    /// memory: about 24 KiB a connection. The open-file limit is raised to
+    /// fit it where the hard limit allows (else this is lowered, with a
+    /// warning).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048)]
+    pub max_connections: usize,
+
+    /// Longest a client may take to send a request's headers, counted from
+    /// when the connection waits for them: a connection that sends its
+    /// headers slower (slowloris), or stays idle between requests longer, is
+    /// closed. Behind a load balancer that keeps idle connections open
+    /// longer than this (AWS ALB: 60 s), set it above the balancer's idle
+    /// timeout, or the balancer may send a request on a connection that is
+    /// being closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
 
     /// Topic accepted orders are published to.
     #[arg(long, env = "ORDERS_TOPIC", default_value = order_contract::DEFAULT_ORDERS_TOPIC)]
@@ -44,8 +74,10 @@ pub struct Config {
     #[arg(long, env = "MAX_IN_FLIGHT_ORDERS", default_value_t = 1024)]
     pub max_in_flight_orders: usize,
 
-    /// Largest accepted request body, in bytes; larger bodies get 413.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    /// Largest accepted request body, in bytes; larger bodies get 413. The
+    /// largest valid order (100 items, every field at its longest) is
+    /// about 12 KiB as compact JSON.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
 
     /// Most `POST /orders/batch` requests handled at once (each up to 500
@@ -69,7 +101,7 @@ pub struct Config {
 
     /// Bearer tokens accepted on `POST /orders`, comma-separated. With none
     /// here or in `API_TOKENS_FILE`, the API is open to anyone who can reach
-    /// it. `/livez`, `/readyz`, `/metrics` and `/openapi.json` stay open.
+    /// it. `/openapi.json` and the management listener stay open.
     #[arg(
         long,
         env = "API_TOKENS",
@@ -107,6 +139,11 @@ impl Config {
     pub fn api_tokens(&self) -> impl Iterator<Item = &Secret> {
         let from_file = self.api_tokens_file.iter().flat_map(|file| &file.0);
         self.api_tokens.iter().chain(from_file)
+    }
+
+    /// See [`Config::header_read_timeout_ms`].
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
     }
 
     /// See [`Config::flush_timeout_ms`].

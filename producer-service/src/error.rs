@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use order_contract::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::publisher::PublishError;
 
@@ -35,9 +36,15 @@ pub enum ApiError {
     /// refused before its body was read.
     #[error("too many orders are being handled at once; retry shortly")]
     Overloaded,
-    /// Kafka did not acknowledge the order.
-    #[error(transparent)]
-    Unavailable(#[from] PublishError),
+    /// Kafka did not take the order `order_id` (the client's, or the one
+    /// generated for it), which the answer names so that a retry can use it.
+    #[error("{error}; retry with the same order_id")]
+    Unavailable {
+        /// The order's id.
+        order_id: Uuid,
+        /// What Kafka did.
+        error: PublishError,
+    },
     /// API tokens are configured and the request has no accepted one.
     #[error("{}", if *presented { "the bearer token is not accepted" } else { "this endpoint requires an Authorization: Bearer token" })]
     Unauthorized {
@@ -70,7 +77,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnreadableBody(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Overloaded | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -88,7 +95,7 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed-json",
             Self::Validation(_) => "validation-failed",
             Self::Overloaded => "overloaded",
-            Self::Unavailable(_) => "kafka-unavailable",
+            Self::Unavailable { .. } => "kafka-unavailable",
             Self::Unauthorized { .. } => "unauthorized",
             Self::RequestTimeout(_) => "request-timeout",
             Self::NotFound => "not-found",
@@ -101,7 +108,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Overloaded => Some(Duration::from_secs(1)),
-            Self::Unavailable(error) => Some(error.retry_after()),
+            Self::Unavailable { error, .. } => Some(error.retry_after()),
             _ => None,
         }
     }
@@ -109,7 +116,7 @@ impl ApiError {
     /// Whether the order may have been stored although it was not
     /// acknowledged (handed to Kafka, then no acknowledgement).
     pub fn may_be_stored(&self) -> bool {
-        matches!(self, Self::Unavailable(error) if error.may_be_stored())
+        matches!(self, Self::Unavailable { error, .. } if error.may_be_stored())
     }
 
     /// The problem document describing this error.
@@ -119,12 +126,17 @@ impl ApiError {
             Self::Validation(errors) => errors.as_slice(),
             _ => &[],
         };
+        let order_id = match self {
+            Self::Unavailable { order_id, .. } => Some(*order_id),
+            _ => None,
+        };
         Problem {
             r#type: format!("urn:problem-type:orders:{}", self.slug()),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.to_string(),
             errors: Cow::Borrowed(errors),
+            order_id,
         }
     }
 
@@ -136,6 +148,7 @@ impl ApiError {
             title,
             status,
             detail,
+            order_id,
             ..
         } = self.problem();
         let errors = match self {
@@ -148,6 +161,7 @@ impl ApiError {
             status,
             detail,
             errors,
+            order_id,
         }
     }
 
@@ -168,7 +182,9 @@ impl ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct MayBeStored;
 
-/// The RFC 9457 body. `errors` is an extension member listing each failed rule.
+/// The RFC 9457 body, with two extension members: `errors` lists each
+/// failed rule, and `order_id` names the order a `kafka-unavailable` answer
+/// is about.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem<'a> {
     /// Identifies the kind of problem, e.g. `urn:problem-type:orders:validation-failed`.
@@ -187,6 +203,11 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schema(value_type = Option<Vec<FieldError>>)]
     errors: Cow<'a, [FieldError]>,
+    /// `kafka-unavailable` only: the order's id, the client's or the one
+    /// generated for it. The order may have been stored: retry with this
+    /// id, so that both copies carry the same key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<Uuid>,
 }
 
 impl IntoResponse for ApiError {

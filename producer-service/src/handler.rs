@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, MayBeStored, Problem};
 use crate::extract::JsonBody;
+use crate::outcome::{self, Outcome};
 use crate::state::AppState;
 
 /// The request body. Unknown fields are ignored so that newer clients keep
@@ -59,8 +60,11 @@ pub struct OrderAccepted {
     pub topic: String,
     /// Partition the order was written to.
     pub partition: i32,
-    /// Offset of the order in that partition.
-    pub offset: i64,
+    /// Offset of the order in that partition; `null` when the broker
+    /// acknowledged the order without reporting its position (a retried
+    /// write the broker had already stored): the order is stored all the
+    /// same.
+    pub offset: Option<i64>,
     /// When the service accepted the order (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -82,7 +86,7 @@ pub struct OrderAccepted {
         ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
     ),
     responses(
-        (status = 201, description = "Stored: the broker acknowledged the order.", body = OrderAccepted,
+        (status = 201, description = "Stored: the broker acknowledged the order. `offset` is null when the broker acknowledged it without reporting a position (a retried write it had already stored).", body = OrderAccepted,
             headers(("x-request-id" = String, description = "The request's id."))),
         (status = 400, description = "Not JSON, or not of the order's shape (`malformed-json`), or the body could not be read (`unreadable-body`).", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "API tokens are configured and the request has none, or not an accepted one (`unauthorized`).", body = Problem, content_type = "application/problem+json",
@@ -92,7 +96,7 @@ pub struct OrderAccepted {
         (status = 415, description = "The content type is not JSON (`unsupported-media-type`).", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Business rules broken (`validation-failed`); `errors` lists every field.", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "A bug: handling the request failed unexpectedly (`internal-error`). Retry with the same `order_id`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Not acknowledged: shed under load before the body was read (`overloaded`), or Kafka did not acknowledge in time (`kafka-unavailable`; the order may or may not be stored). Retry with the same `order_id`.", body = Problem, content_type = "application/problem+json",
+        (status = 503, description = "Not acknowledged: shed under load before the body was read (`overloaded`), or Kafka did not take the order (`kafka-unavailable`: the order may or may not be stored, and the problem's `order_id` names it, the client's or the one generated for it). Retry with that `order_id`.", body = Problem, content_type = "application/problem+json",
             headers(("retry-after" = u32, description = "Seconds to wait before retrying."))),
     ),
 )]
@@ -124,7 +128,14 @@ pub(crate) async fn accept(
         total_cents,
         created_at: OffsetDateTime::now_utc(),
     };
-    let ack = state.publisher.publish(&order, traceparent).await?;
+    let ack = state
+        .publisher
+        .publish(&order, traceparent)
+        .await
+        .map_err(|error| ApiError::Unavailable {
+            order_id: order.order_id,
+            error,
+        })?;
     tracing::info!(
         order_id = %order.order_id,
         partition = ack.partition,
@@ -149,21 +160,9 @@ pub(crate) async fn accept(
 /// before it reached Kafka.
 pub async fn count_outcome(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    count(
+    outcome::count(Outcome::of(
         response.status().is_success(),
         response.extensions().get::<MayBeStored>().is_some(),
-    );
+    ));
     response
-}
-
-/// Counts one order's outcome in `orders_published_total`.
-pub(crate) fn count(stored: bool, may_be_stored: bool) {
-    let outcome = if stored {
-        "acked"
-    } else if may_be_stored {
-        "failed"
-    } else {
-        "rejected"
-    };
-    metrics::counter!("orders_published_total", "result" => outcome).increment(1);
 }

@@ -1,8 +1,9 @@
 //! producer-service: an HTTP API that accepts orders and publishes them to
 //! Kafka, answering `201 Created` only once the broker acknowledged the write.
+//! Probes and metrics are on a management listener of their own.
 //!
 //! [`run`] binds and serves until its shutdown future completes; [`serve`]
-//! does the same on a listener the caller bound (tests use port 0).
+//! does the same on listeners the caller bound (tests use port 0).
 
 mod auth;
 pub mod batch;
@@ -12,8 +13,10 @@ mod error;
 mod extract;
 pub mod handler;
 pub mod openapi;
+mod outcome;
 pub mod publisher;
 pub mod routes;
+mod server;
 pub mod state;
 
 use std::future::Future;
@@ -21,31 +24,52 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use service_kit::Readiness;
+use service_kit::management::{self, Management};
 use tokio::net::TcpListener;
 
 pub use config::Config;
 
-/// Binds `config.http_addr` and serves until `shutdown` completes.
+/// The two listeners: the public API, and probes and metrics.
+pub struct Listeners {
+    /// `HTTP_ADDR`: the API.
+    pub api: TcpListener,
+    /// `MANAGEMENT_ADDR`: `/livez`, `/readyz`, `/metrics`.
+    pub management: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `HTTP_ADDR` and `MANAGEMENT_ADDR`.
+    ///
+    /// # Errors
+    /// If either address cannot be bound.
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let api = server::bind(config.http_addr)
+            .with_context(|| format!("cannot listen on {} (HTTP_ADDR)", config.http_addr))?;
+        let management = management::bind(config.management_addr).await?;
+        Ok(Self { api, management })
+    }
+}
+
+/// Binds the listeners and serves until `shutdown` completes.
 ///
 /// # Errors
-/// Fails if the address cannot be bound or the producer cannot be created.
+/// Fails if an address cannot be bound or the producer cannot be created.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
-    serve(listener, config, shutdown).await
+    let listeners = Listeners::bind(&config).await?;
+    serve(listeners, config, shutdown).await
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then stops
-/// accepting, lets in-flight requests finish, and flushes the producer.
+/// Serves the API and the management endpoints until `shutdown` completes,
+/// then stops accepting, lets in-flight requests finish, flushes the
+/// producer, and stops the management listener last.
 ///
 /// # Errors
-/// Fails if the producer cannot be created or the server fails.
+/// Fails if the producer cannot be created or a listener fails.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -53,6 +77,7 @@ pub async fn serve(
         Arc::new(publisher::Publisher::new(&config).context("cannot create the Kafka producer")?);
     describe_metrics();
     let readiness = Readiness::default();
+    let management = Management::start(listeners.management, readiness.clone())?;
     let watcher = publisher.watch_cluster(readiness.clone());
     let api_tokens = auth::ApiTokens::new(config.api_tokens());
     if api_tokens.is_open() {
@@ -73,36 +98,38 @@ pub async fn serve(
         max_in_flight_orders: config.max_in_flight_orders,
         max_in_flight_batches: config.max_in_flight_batches,
     };
-    let app = routes::app(state, edge, readiness.clone());
+    let app = routes::app(state, edge);
 
-    let addr = listener.local_addr().context("listener has no address")?;
+    let addr = listeners
+        .api
+        .local_addr()
+        .context("listener has no address")?;
     tracing::info!(%addr, topic = %config.orders_topic, brokers = %config.kafka.brokers, "producer-service listening");
+    let limits = server::Limits {
+        max_connections: config.max_connections,
+        header_read_timeout: config.header_read_timeout(),
+    };
     let draining = readiness.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            draining.set_draining();
-            tracing::info!("draining in-flight requests");
-        })
-        .await
-        .context("HTTP server failed")?;
+    server::serve(listeners.api, app, limits, async move {
+        shutdown.await;
+        draining.set_draining();
+        tracing::info!("draining in-flight requests");
+    })
+    .await;
 
     watcher.abort();
     match publisher.flush(config.flush_timeout()).await {
         Ok(()) => tracing::info!("producer flushed; bye"),
         Err(error) => tracing::error!(%error, "orders may be unacknowledged at exit"),
     }
-    Ok(())
+    management.stop().await
 }
 
 /// HELP lines for this service's own metrics (the shared ones are in
 /// [`service_kit::metrics`]).
 fn describe_metrics() {
     service_kit::metrics::recorder();
-    metrics::describe_counter!(
-        "orders_published_total",
-        "Orders by outcome, each POST /orders and each order of a POST /orders/batch: acked (201, stored), rejected (refused before it reached Kafka: bad input, no token, shed) and failed (Kafka did not acknowledge; may or may not be stored). A batch refused whole is not counted here."
-    );
+    outcome::describe();
     metrics::describe_histogram!(
         "kafka_ack_duration_seconds",
         metrics::Unit::Seconds,

@@ -18,7 +18,7 @@ use crate::{batch, handler};
 #[openapi(
     info(
         title = "orders",
-        description = "Accepts orders and publishes them to Kafka; 201 only once the broker acknowledged the order. Errors are RFC 9457 problem documents. Also served: GET /livez, GET /readyz (200 or 503) and GET /metrics (Prometheus text format)."
+        description = "Accepts orders and publishes them to Kafka; 201 only once the broker acknowledged the order. Errors are RFC 9457 problem documents. Probes and metrics (GET /livez, GET /readyz, GET /metrics) are served on the separate management listener (MANAGEMENT_ADDR), not here."
     ),
     paths(handler::create_order, batch::create_orders),
     modifiers(&BearerScheme)

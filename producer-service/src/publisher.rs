@@ -2,25 +2,33 @@
 
 use std::time::{Duration, Instant};
 
+use futures::channel::oneshot::Canceled;
 use order_contract::{CONTENT_TYPE_JSON, Order, SCHEMA_VERSION, headers};
-use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use service_kit::Readiness;
 use service_kit::ServiceContext;
-use service_kit::kafka::{self, ClientError};
+use service_kit::kafka::{ClientError, ClientSettings};
 use service_kit::metrics::STATISTICS_INTERVAL_MS;
+use tokio::time::error::Elapsed;
+use tracing::Instrument;
+use uuid::Uuid;
 
-use crate::config::Config;
+use crate::config::{Config, MAX_BATCH_ORDERS};
+use crate::outcome::{self, Outcome};
 
 /// Where the broker stored an acknowledged order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ack {
     /// Partition the order was written to.
     pub partition: i32,
-    /// Its offset in that partition.
-    pub offset: i64,
+    /// Its offset in that partition; `None` when the broker acknowledged
+    /// the order without one: librdkafka treats a retry that the broker
+    /// answers `DUPLICATE_SEQUENCE_NUMBER` (the first attempt was stored
+    /// after all) as delivered, with no valid offset.
+    pub offset: Option<i64>,
 }
 
 /// Why Kafka did not take an order. Every variant means "try again later".
@@ -70,7 +78,7 @@ impl Publisher {
     /// # Errors
     /// If librdkafka refuses the settings.
     pub fn new(config: &Config) -> Result<Self, ClientError> {
-        let producer = kafka::create(&client_config(config), ServiceContext::default())?;
+        let producer = client_config(config).create(ServiceContext::default())?;
         Ok(Self {
             producer,
             topic: config.orders_topic.clone(),
@@ -85,6 +93,11 @@ impl Publisher {
 
     /// Publishes `order` keyed by its id, with the W3C `traceparent` that
     /// the consumer continues, and waits for the broker's acknowledgement.
+    ///
+    /// If the caller stops waiting (its client went away), the order is
+    /// still delivered or fails: a task follows it to its end and logs the
+    /// outcome with its `order_id`, so that an operator can match a stored
+    /// order with an answer that was never received.
     pub async fn publish(&self, order: &Order, traceparent: &str) -> Result<Ack, PublishError> {
         let key = order.order_id.to_string();
         let payload = order.encode();
@@ -117,23 +130,17 @@ impl Publisher {
                 }
                 error => PublishError::Kafka(error),
             })?;
-        // librdkafka enforces the delivery timeout itself; the outer timeout
-        // only guards against a delivery report that never comes.
-        let guard = self.delivery_timeout + Duration::from_secs(1);
+        let mut pending = Pending {
+            delivery: Some(delivery),
+            order_id: order.order_id,
+            timeout: self.delivery_timeout,
+        };
         let sent = Instant::now();
-        match tokio::time::timeout(guard, delivery).await {
-            Ok(Ok(Ok(delivery))) => {
-                metrics::histogram!("kafka_ack_duration_seconds").record(sent.elapsed());
-                Ok(Ack {
-                    partition: delivery.partition,
-                    offset: delivery.offset,
-                })
-            }
-            Ok(Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))))
-            | Err(_) => Err(PublishError::TimedOut(self.delivery_timeout)),
-            Ok(Ok(Err((error, _)))) => Err(PublishError::Kafka(error)),
-            Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
+        let delivered = pending.wait().await;
+        if delivered.is_ok() {
+            metrics::histogram!("kafka_ack_duration_seconds").record(sent.elapsed());
         }
+        delivered
     }
 
     /// Asks the cluster for the orders topic's metadata every few seconds and
@@ -179,7 +186,7 @@ impl Publisher {
 
 /// The producer settings: durable (`acks=all`), idempotent so retries never
 /// duplicate or reorder, and bounded in time by the delivery timeout.
-fn client_config(config: &Config) -> ClientConfig {
+fn client_config(config: &Config) -> ClientSettings {
     config.kafka.client_config([
         ("client.id", "producer-service".to_owned()),
         ("acks", "all".to_owned()),
@@ -198,8 +205,7 @@ fn client_config(config: &Config) -> ClientConfig {
         // only after its request was woken, which may already send the next.
         (
             "queue.buffering.max.messages",
-            (2 * (config.max_in_flight_orders
-                + config.max_in_flight_batches * crate::batch::MAX_BATCH_ORDERS))
+            (2 * (config.max_in_flight_orders + config.max_in_flight_batches * MAX_BATCH_ORDERS))
                 .to_string(),
         ),
         // librdkafka backs off up to 10 s between reconnects; after a few
@@ -207,6 +213,87 @@ fn client_config(config: &Config) -> ClientConfig {
         ("reconnect.backoff.max.ms", "1000".to_owned()),
         ("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_owned()),
     ])
+}
+
+/// An order handed to librdkafka whose delivery report is awaited.
+struct Pending {
+    /// Taken once the report is in, or handed to a follow-up task.
+    delivery: Option<DeliveryFuture>,
+    order_id: Uuid,
+    timeout: Duration,
+}
+
+impl Pending {
+    /// Waits for the delivery report. librdkafka enforces the delivery
+    /// timeout itself; the outer timeout only guards against a report that
+    /// never comes.
+    async fn wait(&mut self) -> Result<Ack, PublishError> {
+        let delivery = self.delivery.as_mut().expect("waited once");
+        let report = tokio::time::timeout(guard(self.timeout), delivery).await;
+        self.delivery = None;
+        settle(report, self.timeout)
+    }
+}
+
+impl Drop for Pending {
+    /// The request was dropped before the report came: follow the order to
+    /// its end, count it and log one line with its id, in the request's span.
+    fn drop(&mut self) {
+        let Some(delivery) = self.delivery.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (order_id, timeout) = (self.order_id, self.timeout);
+        let follow = async move {
+            let report = tokio::time::timeout(guard(timeout), delivery).await;
+            match settle(report, timeout) {
+                Ok(ack) => {
+                    outcome::count(Outcome::Acked);
+                    tracing::warn!(
+                        %order_id,
+                        partition = ack.partition,
+                        offset = ack.offset,
+                        "order stored, but its client went away before the answer"
+                    );
+                }
+                Err(error) => {
+                    outcome::count(Outcome::Failed);
+                    tracing::warn!(
+                        %order_id,
+                        %error,
+                        "order not acknowledged, and its client went away before the answer"
+                    );
+                }
+            }
+        };
+        runtime.spawn(follow.in_current_span());
+    }
+}
+
+/// The longest wait for a delivery report: librdkafka's own timeout and a
+/// second more.
+fn guard(timeout: Duration) -> Duration {
+    timeout + Duration::from_secs(1)
+}
+
+/// A delivery report awaited within [`guard`]: the report, the producer
+/// gone (canceled), or no report in time (elapsed).
+type Report = Result<Result<OwnedDeliveryResult, Canceled>, Elapsed>;
+
+/// What a delivery report (or its absence) means for the order.
+fn settle(report: Report, timeout: Duration) -> Result<Ack, PublishError> {
+    match report {
+        Ok(Ok(Ok(delivery))) => Ok(Ack {
+            partition: delivery.partition,
+            offset: (delivery.offset >= 0).then_some(delivery.offset),
+        }),
+        Ok(Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))))
+        | Err(_) => Err(PublishError::TimedOut(timeout)),
+        Ok(Ok(Err((error, _)))) => Err(PublishError::Kafka(error)),
+        Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
+    }
 }
 
 /// Fetches the topic's metadata: succeeds when a broker answers and knows the topic.

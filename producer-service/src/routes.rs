@@ -8,7 +8,6 @@ use axum::middleware::{from_fn, from_fn_with_state, map_request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use axum::{BoxError, Router};
-use service_kit::Readiness;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -30,15 +29,14 @@ pub struct Edge {
     pub max_in_flight_batches: usize,
 }
 
-/// The whole API: `POST /orders` and `POST /orders/batch`, plus the health, metrics and OpenAPI
-/// endpoints. Unknown paths and methods get problem documents too.
-pub fn app(state: AppState, edge: Edge, readiness: Readiness) -> Router {
+/// The public API: `POST /orders`, `POST /orders/batch` and
+/// `GET /openapi.json` (probes and metrics are on the management listener).
+/// Unknown paths and methods get problem documents too.
+pub fn app(state: AppState, edge: Edge) -> Router {
     Router::new()
         .route("/orders", create_order(&state, edge.clone()))
         .route("/orders/batch", create_orders(&state, edge))
         .with_state(state)
-        .merge(service_kit::health::routes(readiness))
-        .merge(service_kit::metrics::routes())
         .merge(crate::openapi::routes())
         // A route layer sees the matched route template; unknown paths are
         // not counted, so clients cannot create series.

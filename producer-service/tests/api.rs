@@ -38,7 +38,7 @@ async fn a_valid_order_is_stored_in_the_topic_where_the_response_says() {
     assert_eq!(stored.len(), 1);
     let record = &stored[0];
     assert_eq!(record.partition(), accepted.partition);
-    assert_eq!(record.offset(), accepted.offset);
+    assert_eq!(Some(record.offset()), accepted.offset);
     assert_eq!(record.key(), Some(accepted.order_id.to_string().as_bytes()));
     assert_eq!(
         header(record, headers::CONTENT_TYPE).as_deref(),
@@ -206,10 +206,54 @@ async fn every_class_of_bad_input_gets_its_problem_and_publishes_nothing() {
 }
 
 #[tokio::test]
+async fn the_largest_valid_order_fits_the_default_body_limit_compact_or_indented() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    let longest = "x".repeat(64);
+    let item = json!({"sku": longest, "quantity": 10_000, "unit_price_cents": 100_000_000});
+    let order = json!({
+        "order_id": uuid::Uuid::now_v7(),
+        "customer_id": longest,
+        "currency": "EUR",
+        "items": vec![item; 100],
+    });
+    for body in [
+        order.to_string(),
+        serde_json::to_string_pretty(&order).unwrap(),
+    ] {
+        assert!(body.len() > 12_000, "{} bytes", body.len());
+        let response = app.post_raw(Some("application/json"), body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn probes_and_metrics_are_on_the_management_listener_and_not_on_the_api() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &[]).await;
+    app.wait_ready().await;
+    for path in ["/livez", "/readyz", "/metrics"] {
+        let public = app.client.get(app.url(path)).send().await.unwrap();
+        problem(public, StatusCode::NOT_FOUND).await;
+        let management = app.client.get(app.management_url(path)).send().await;
+        assert_eq!(management.unwrap().status(), StatusCode::OK, "{path}");
+    }
+    let orders = app.client.get(app.management_url("/orders")).send().await;
+    assert_eq!(orders.unwrap().status(), StatusCode::NOT_FOUND);
+    app.shut_down().await;
+}
+
+#[tokio::test]
 async fn the_service_is_live_at_once_and_ready_once_it_reached_kafka() {
     let kafka = MockKafka::start();
     let app = TestApp::spawn(&kafka, &[]).await;
-    let live = app.client.get(app.url("/livez")).send().await.unwrap();
+    let live = app
+        .client
+        .get(app.management_url("/livez"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), StatusCode::OK);
     app.wait_ready().await;
     app.shut_down().await;
@@ -221,7 +265,12 @@ async fn the_service_is_not_ready_while_kafka_is_unreachable() {
     kafka.cluster.broker_down(1).unwrap();
     let app = TestApp::spawn(&kafka, &[]).await;
     for _ in 0..3 {
-        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        let ready = app
+            .client
+            .get(app.management_url("/readyz"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -359,7 +408,7 @@ async fn the_request_id_is_echoed_and_the_trace_continues_into_the_record() {
     assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
     let too_long = app
         .client
-        .get(app.url("/livez"))
+        .get(app.url("/nowhere"))
         .header("x-request-id", "x".repeat(129))
         .send()
         .await
@@ -435,8 +484,13 @@ async fn with_api_tokens_posting_needs_one_and_the_operational_endpoints_stay_op
         let response = post(Some(right)).await.unwrap();
         assert_eq!(response.status(), StatusCode::CREATED, "{right}");
     }
-    for open in ["/livez", "/readyz", "/metrics", "/openapi.json"] {
-        let response = app.client.get(app.url(open)).send().await.unwrap();
+    for open in [
+        app.url("/openapi.json"),
+        app.management_url("/livez"),
+        app.management_url("/readyz"),
+        app.management_url("/metrics"),
+    ] {
+        let response = app.client.get(&open).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{open}");
     }
     app.shut_down().await;

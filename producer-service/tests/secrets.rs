@@ -25,7 +25,7 @@ fn producer() -> Command {
     command
         .env_clear()
         .envs(SECRETS)
-        .env("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+        .env("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
         .env("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512");
     command
 }
@@ -50,6 +50,7 @@ fn debug_logs_of_a_failing_connection_hold_no_secret() {
     let mut child = producer()
         .env("KAFKA_BROKERS", "127.0.0.1:1")
         .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("MANAGEMENT_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "debug")
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::piped())
@@ -87,29 +88,92 @@ fn debug_logs_of_a_failing_connection_hold_no_secret() {
     assert_no_secret(&logs);
 }
 
-#[test]
-fn a_mistyped_kafka_property_stops_the_service_naming_it_but_not_its_value() {
+/// Runs the binary with `env` added, expecting it to refuse to start;
+/// returns all it printed, after checking that the refusal was logged once,
+/// as an ERROR in JSON logs, on a line that names `names`.
+fn refusal(env: &[(&str, &str)], names: &str) -> String {
+    let mut all = String::new();
     for format in ["json", "text"] {
         let output = producer()
-            .env("KAFKA_PROPERTIES", "sasl.pasword=hunter2-typo")
+            .envs(env.iter().copied())
             .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("MANAGEMENT_ADDR", "127.0.0.1:0")
             .env("LOG_FORMAT", format)
             .output()
             .unwrap();
         assert!(!output.status.success(), "it refuses to start");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let all = format!("{stdout}{stderr}");
-        assert_no_secret(&all);
-        let failure: Vec<&str> = all
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let failure: Vec<&str> = printed
             .lines()
-            .filter(|line| line.contains("sasl.pasword"))
+            .filter(|line| line.contains(names))
             .collect();
-        assert_eq!(failure.len(), 1, "logged once:\n{all}");
+        assert_eq!(failure.len(), 1, "logged once:\n{printed}");
         if format == "json" {
             let line: serde_json::Value = serde_json::from_str(failure[0]).unwrap();
             assert_eq!(line["level"], "ERROR");
             assert_eq!(line["message"], "producer-service failed");
         }
+        all += &printed;
     }
+    all
+}
+
+#[test]
+fn a_mistyped_kafka_property_stops_the_service_naming_its_place_but_no_part_of_it() {
+    let printed = refusal(
+        &[("KAFKA_PROPERTIES", "linger.ms=5;sasl.pasword=hunter2-typo")],
+        "KAFKA_PROPERTIES entry 2",
+    );
+    assert_no_secret(&printed);
+    assert!(!printed.contains("pasword"), "{printed}");
+}
+
+#[test]
+fn a_secret_cut_in_two_by_a_semicolon_is_never_printed() {
+    let printed = refusal(
+        &[("KAFKA_PROPERTIES", "sasl.password=hunter;zz9qk=word77")],
+        "KAFKA_PROPERTIES entry 2",
+    );
+    for piece in ["hunter", "zz9qk", "word77"] {
+        assert!(!printed.contains(piece), "{piece} leaked:\n{printed}");
+    }
+}
+
+#[test]
+fn an_escaped_semicolon_keeps_a_secret_whole() {
+    let mut child = producer()
+        .env("KAFKA_PROPERTIES", r"sasl.password=hunter\;zz9qk=word77")
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("MANAGEMENT_ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = lines.by_ref().map_while(Result::ok).find(|line| {
+        line.contains("producer-service listening") || line.contains("producer-service failed")
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let started = started.expect("a start-up line");
+    assert!(started.contains("producer-service listening"), "{started}");
+}
+
+#[test]
+fn tls_settings_without_tls_stop_the_service() {
+    let printed = refusal(
+        &[
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+            ("KAFKA_PROPERTIES", ""),
+            ("KAFKA_SSL_CA_LOCATION", "/nonexistent/ca.pem"),
+        ],
+        "KAFKA_SSL_CA_LOCATION needs TLS",
+    );
+    assert_no_secret(&printed);
 }

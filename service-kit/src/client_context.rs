@@ -1,11 +1,12 @@
 //! What every Kafka client of the services does with librdkafka's callbacks:
-//! logs and errors go to `tracing`, at most once per [`QUIET_PERIOD`] for the
-//! same kind, and statistics become metrics.
+//! logs and errors go to `tracing`, the same message at most once per
+//! [`QUIET_PERIOD`], and statistics become metrics.
 //!
 //! librdkafka reports a refused connection or a failed authentication on
 //! every reconnect attempt, several times a second. Readiness already tells
 //! operators that Kafka is unreachable; the log needs the first line and a
-//! count, not a flood.
+//! count, not a flood. A different message is never held back: two
+//! warnings of one facility can say two different things.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +16,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 
-/// How long the same kind of librdkafka message stays quiet after it was logged.
+/// How long the same librdkafka message stays quiet after it was logged.
 pub const QUIET_PERIOD: Duration = Duration::from_secs(30);
 
 /// The client context of every service client: throttled logs, statistics
@@ -26,10 +27,11 @@ pub struct ServiceContext {
 }
 
 impl ServiceContext {
-    /// Logs a librdkafka log line, unless the same facility logged within
-    /// [`QUIET_PERIOD`]. For contexts that wrap this one.
+    /// Logs a librdkafka log line, unless the same message was logged
+    /// within [`QUIET_PERIOD`]. For contexts that wrap this one.
     pub fn log_line(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        let Some(suppressed) = self.throttle.admit(facility) else {
+        let key = format!("{level:?} {facility} {}", repeat_key(message));
+        let Some(suppressed) = self.throttle.admit(&key) else {
             return;
         };
         match level {
@@ -52,12 +54,10 @@ impl ServiceContext {
     }
 
     /// Logs a client-wide error at WARN (librdkafka retries on its own),
-    /// unless one of the same kind was logged within [`QUIET_PERIOD`].
+    /// unless the same error was logged within [`QUIET_PERIOD`].
     pub fn client_error(&self, error: &KafkaError, reason: &str) {
-        let kind = error
-            .rdkafka_error_code()
-            .map_or_else(|| error.to_string(), |code| format!("{code:?}"));
-        if let Some(suppressed) = self.throttle.admit(&kind) {
+        let key = format!("{} {}", repeat_key(&error.to_string()), repeat_key(reason));
+        if let Some(suppressed) = self.throttle.admit(&key) {
             tracing::warn!(target: "librdkafka", %error, reason, suppressed, "Kafka client error; retrying");
         }
     }
@@ -76,6 +76,38 @@ impl ClientContext for ServiceContext {
         self.client_error(&error, reason);
     }
 }
+
+/// What makes two librdkafka messages the same: their text, except the
+/// numbers it puts in parentheses (how long a connection lasted, how many
+/// identical errors it held back itself), which change at every repeat:
+/// "Connect to ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in
+/// state CONNECT, 3 identical error(s) suppressed)".
+fn repeat_key(message: &str) -> String {
+    let mut key = String::with_capacity(message.len());
+    let mut depth = 0_usize;
+    let mut in_number = false;
+    for c in message.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 0 && c.is_ascii_digit() {
+            if !in_number {
+                key.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            key.push(c);
+        }
+    }
+    key
+}
+
+/// How many distinct messages the throttle remembers before it forgets
+/// those whose quiet period is over.
+const MAX_KEYS: usize = 1024;
 
 /// Lets one message per key through every [`QUIET_PERIOD`].
 #[derive(Debug, Default)]
@@ -103,6 +135,12 @@ impl Throttle {
                 Some(std::mem::take(held))
             }
             None => {
+                // Messages that differ every time (debug logging) would grow
+                // the map without end; quiet periods that are over hold
+                // nothing worth keeping.
+                if seen.len() >= MAX_KEYS {
+                    seen.retain(|_, (last, _)| now.duration_since(*last) < QUIET_PERIOD);
+                }
                 seen.insert(key.to_owned(), (now, 0));
                 Some(0)
             }
@@ -130,5 +168,59 @@ mod tests {
         throttle.seen.lock().unwrap().get_mut("FAIL").unwrap().0 -= QUIET_PERIOD;
         assert_eq!(throttle.admit("FAIL"), Some(2), "reports what it held back");
         assert_eq!(throttle.admit("FAIL"), None);
+    }
+
+    #[test]
+    fn repeats_differ_only_in_the_numbers_in_parentheses() {
+        let refused = |after: u32, held: u32| {
+            repeat_key(&format!(
+                "127.0.0.1:9092/1: Connect to ipv4#127.0.0.1:9092 failed: Connection refused \
+                 (after {after}ms in state CONNECT, {held} identical error(s) suppressed)"
+            ))
+        };
+        assert_eq!(refused(0, 3), refused(1021, 12));
+        assert_ne!(
+            repeat_key("127.0.0.1:9092/1: Disconnected"),
+            repeat_key("127.0.0.1:9093/2: Disconnected"),
+            "another broker is another message"
+        );
+    }
+
+    #[test]
+    fn a_different_warning_of_the_same_facility_is_not_held_back() {
+        let context = ServiceContext::default();
+        let key = |message: &str| {
+            format!(
+                "{:?} FAIL {}",
+                RDKafkaLogLevel::Warning,
+                repeat_key(message)
+            )
+        };
+        context.log_line(
+            RDKafkaLogLevel::Warning,
+            "FAIL",
+            "broker 1: Connection refused (after 1ms)",
+        );
+        context.log_line(
+            RDKafkaLogLevel::Warning,
+            "FAIL",
+            "broker 1: Connection refused (after 9ms)",
+        );
+        context.log_line(
+            RDKafkaLogLevel::Warning,
+            "FAIL",
+            "broker 2: SSL handshake failed",
+        );
+        let seen = context.throttle.seen.lock().unwrap();
+        assert_eq!(
+            seen[&key("broker 1: Connection refused (after 1ms)")].1,
+            1,
+            "the repeat was held back"
+        );
+        assert_eq!(
+            seen[&key("broker 2: SSL handshake failed")].1,
+            0,
+            "the other one was logged"
+        );
     }
 }

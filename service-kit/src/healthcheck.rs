@@ -1,6 +1,6 @@
-//! The `healthcheck` subcommand: asks a running instance's `/readyz` and
-//! exits 0 only on `200`, so a container image needs no curl for its
-//! `HEALTHCHECK`.
+//! The `healthcheck` subcommand: asks a running instance's `/readyz`, on its
+//! management listener, and exits 0 only on `200`, so a container image
+//! needs no curl for its `HEALTHCHECK`.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -64,7 +64,7 @@ mod tests {
         let app = crate::health::routes(readiness.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
 
-        // A wildcard address, as in HTTP_ADDR=0.0.0.0:PORT, means this host.
+        // A wildcard address, as in MANAGEMENT_ADDR=0.0.0.0:PORT, means this host.
         let addr: SocketAddr = ([0, 0, 0, 0], port).into();
         let probe = move || tokio::task::spawn_blocking(move || ready(addr));
         assert!(!probe().await.unwrap().unwrap());

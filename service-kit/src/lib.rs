@@ -1,12 +1,13 @@
 //! The plumbing `producer-service` and `consumer-service` share, so that each
 //! service crate holds only its own logic: Kafka client settings from the
-//! environment, log set-up, the `/livez`, `/readyz` and `/metrics` endpoints,
-//! the shutdown signal and what `main` does around the service.
+//! environment, log set-up, the management listener (`/livez`, `/readyz`,
+//! `/metrics`), the shutdown signal and what `main` does around the service.
 
 pub mod client_context;
 pub mod health;
 pub mod healthcheck;
 pub mod kafka;
+pub mod management;
 pub mod metrics;
 pub mod secret;
 pub mod shutdown;

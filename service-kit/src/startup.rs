@@ -10,17 +10,17 @@ use crate::healthcheck::{self, Command};
 use crate::telemetry::LogArgs;
 
 /// Runs `service` (a future that serves until its shutdown signal) with
-/// logs set up as `log` says, or probes the instance at `http_addr` when
-/// `command` is `healthcheck`. The exit code says whether it went well.
+/// logs set up as `log` says, or probes the instance whose management
+/// listener is at `management_addr` when `command` is `healthcheck`. The exit code says whether it went well.
 pub async fn main(
     name: &'static str,
     command: Option<Command>,
-    http_addr: SocketAddr,
+    management_addr: SocketAddr,
     log: &LogArgs,
     service: impl Future<Output = anyhow::Result<()>>,
 ) -> ExitCode {
     if let Some(Command::Healthcheck) = command {
-        return healthcheck::check(http_addr);
+        return healthcheck::check(management_addr);
     }
     let telemetry = match log.init(name) {
         Ok(telemetry) => telemetry,

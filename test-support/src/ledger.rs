@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use serde_json::Value;
+
 /// Where a record sits in the topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Placement {
@@ -14,10 +16,48 @@ pub struct Placement {
     pub offset: i64,
 }
 
+/// Where a 201 answer said an order is stored: its partition, and its
+/// offset unless the broker acknowledged the order without one
+/// (`"offset": null`: stored, position unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition, if the answer gave one.
+    pub offset: Option<i64>,
+}
+
+impl Answered {
+    /// Reads a 201 body (`OrderAccepted`): `None` if it names no partition,
+    /// or an offset that is neither an integer nor null.
+    pub fn from_body(body: &Value) -> Option<Self> {
+        let partition = i32::try_from(body["partition"].as_i64()?).ok()?;
+        let offset = match &body["offset"] {
+            Value::Null => None,
+            offset => Some(offset.as_i64()?),
+        };
+        Some(Self { partition, offset })
+    }
+
+    /// Whether a record at `at` is the one this answer described.
+    fn matches(&self, at: Placement) -> bool {
+        at.partition == self.partition && self.offset.is_none_or(|offset| offset == at.offset)
+    }
+}
+
+impl From<Placement> for Answered {
+    fn from(at: Placement) -> Self {
+        Self {
+            partition: at.partition,
+            offset: Some(at.offset),
+        }
+    }
+}
+
 /// Acknowledged and observed orders, by key (the `order_id`).
 #[derive(Debug, Default)]
 pub struct Ledger {
-    acked: HashMap<String, Placement>,
+    acked: HashMap<String, Answered>,
     seen: Vec<(String, Placement)>,
 }
 
@@ -29,12 +69,15 @@ pub struct Report {
     /// Orders observed more than once, with how often.
     pub duplicated: BTreeMap<String, usize>,
     /// Acknowledged orders observed at another place than the answer said
-    /// (the producer stored them twice, or the answer was wrong).
+    /// (the producer stored them twice, or the answer was wrong). An answer
+    /// without an offset only names the partition.
     pub misplaced: Vec<String>,
     /// Keys whose records were observed out of offset order.
     pub out_of_order: Vec<String>,
     /// How many acknowledged orders were checked.
     pub acked: usize,
+    /// How many of them were answered without an offset.
+    pub unplaced: usize,
 }
 
 impl Report {
@@ -54,8 +97,9 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} acknowledged: {} lost, {} duplicated ({} extra), {} misplaced, {} out of order",
+            "{} acknowledged ({} without an offset): {} lost, {} duplicated ({} extra), {} misplaced, {} out of order",
             self.acked,
+            self.unplaced,
             self.lost.len(),
             self.duplicated.len(),
             self.duplicates(),
@@ -77,8 +121,8 @@ impl fmt::Display for Report {
 
 impl Ledger {
     /// Records that the producer answered 201 for `key`, stored at `at`.
-    pub fn acked(&mut self, key: impl Into<String>, at: Placement) {
-        self.acked.insert(key.into(), at);
+    pub fn acked(&mut self, key: impl Into<String>, at: impl Into<Answered>) {
+        self.acked.insert(key.into(), at.into());
     }
 
     /// Records that `key` was observed at `at` (read from the topic, or
@@ -97,12 +141,15 @@ impl Ledger {
         }
         let mut report = Report {
             acked: self.acked.len(),
+            unplaced: self.acked.values().filter(|a| a.offset.is_none()).count(),
             ..Report::default()
         };
-        for (key, at) in &self.acked {
+        for (key, answered) in &self.acked {
             match places.get(key.as_str()) {
                 None => report.lost.push(key.clone()),
-                Some(found) if !found.contains(at) => report.misplaced.push(key.clone()),
+                Some(found) if !found.iter().any(|at| answered.matches(*at)) => {
+                    report.misplaced.push(key.clone());
+                }
                 Some(_) => {}
             }
         }
@@ -168,5 +215,29 @@ mod tests {
         assert_eq!(report.out_of_order, ["retried"]);
         assert!(!report.nothing_lost());
         assert_eq!(report.duplicates(), 2);
+    }
+
+    #[test]
+    fn an_answer_without_an_offset_is_checked_by_key_and_partition() {
+        let unknown = |partition| Answered {
+            partition,
+            offset: None,
+        };
+        let mut ledger = Ledger::default();
+        ledger.acked("stored", unknown(3));
+        ledger.acked("elsewhere", unknown(3));
+        ledger.acked("lost", unknown(3));
+        ledger.seen("stored", at(3, 41));
+        ledger.seen("elsewhere", at(4, 2));
+        let report = ledger.report();
+        assert_eq!(report.unplaced, 3);
+        assert_eq!(report.lost, ["lost"]);
+        assert_eq!(report.misplaced, ["elsewhere"]);
+
+        let body = serde_json::json!({"partition": 3, "offset": null});
+        assert_eq!(Answered::from_body(&body), Some(unknown(3)));
+        let body = serde_json::json!({"partition": 3, "offset": 7});
+        assert_eq!(Answered::from_body(&body), Some(at(3, 7).into()));
+        assert_eq!(Answered::from_body(&serde_json::json!({"offset": 7})), None);
     }
 }

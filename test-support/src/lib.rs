@@ -16,7 +16,7 @@ mod orders;
 mod process;
 mod prometheus;
 
-pub use ledger::{Ledger, Placement, Report};
+pub use ledger::{Answered, Ledger, Placement, Report};
 pub use orders::{order, processed, publish_order};
 pub use process::ServiceProcess;
 pub use prometheus::Exposition;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use serde_json::{Value, json};
 
-use crate::{Ledger, Placement, Report};
+use crate::{Answered, Ledger, Placement, Report};
 
 /// One request of a load run.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub struct Outcome {
     /// HTTP status, or `None` when no answer came (connection refused or reset).
     pub status: Option<u16>,
     /// Where the order was stored, from a 201 body.
-    pub placement: Option<Placement>,
+    pub placement: Option<Answered>,
     /// How long the request took.
     pub elapsed: Duration,
 }
@@ -73,15 +73,7 @@ async fn post_one(client: &reqwest::Client, url: &str) -> Outcome {
         Ok(response) => {
             let status = response.status().as_u16();
             let body: Value = response.json().await.unwrap_or(Value::Null);
-            let placement =
-                body["partition"]
-                    .as_i64()
-                    .zip(body["offset"].as_i64())
-                    .map(|(p, o)| Placement {
-                        partition: i32::try_from(p).expect("partition fits"),
-                        offset: o,
-                    });
-            (Some(status), placement)
+            (Some(status), Answered::from_body(&body))
         }
         Err(_) => (None, None),
     };

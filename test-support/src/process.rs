@@ -102,6 +102,16 @@ impl ServiceProcess {
         })
     }
 
+    /// The base URL (`http://host:port`) of the service's management
+    /// listener, from its `management listener up` line.
+    ///
+    /// # Panics
+    /// If the line does not come within 30 seconds.
+    pub fn management_url(&mut self) -> String {
+        let up = self.wait_for_message("management listener up");
+        format!("http://{}", up["addr"].as_str().expect("addr logged"))
+    }
+
     /// Every line logged so far.
     pub fn lines(&mut self) -> &[Value] {
         self.seen.extend(self.lines.try_iter());

@@ -16,7 +16,7 @@ pub fn start_consumer(kafka: &MockKafka, properties: &str, env: &[(&str, &str)])
     let properties = format!("{GROUP_TIMING};{properties}");
     let mut variables = vec![
         ("KAFKA_BROKERS", kafka.bootstrap.as_str()),
-        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("MANAGEMENT_ADDR", "127.0.0.1:0"),
         ("COMMIT_INTERVAL_MS", "200"),
         ("KAFKA_PROPERTIES", properties.trim_end_matches(';')),
     ];

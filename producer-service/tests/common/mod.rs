@@ -20,7 +20,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct TestApp {
+    /// The public API.
     pub addr: SocketAddr,
+    /// Probes and metrics.
+    pub management: SocketAddr,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<anyhow::Result<()>>,
@@ -31,14 +34,19 @@ impl TestApp {
         let mut args = vec!["producer-service", "--kafka-brokers", &kafka.bootstrap];
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test config parses");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listeners = producer_service::Listeners {
+            api: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            management: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let addr = listeners.api.local_addr().unwrap();
+        let management = listeners.management.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(producer_service::serve(listener, config, async {
+        let server = tokio::spawn(producer_service::serve(listeners, config, async {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            management,
             client: reqwest::Client::new(),
             stop: Some(stop),
             server,
@@ -56,8 +64,14 @@ impl TestApp {
             .unwrap();
     }
 
+    /// `path` on the public API.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `path` on the management listener.
+    pub fn management_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.management)
     }
 
     pub async fn post_order(&self, body: &Value) -> reqwest::Response {
@@ -92,7 +106,7 @@ impl TestApp {
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            let response = self.client.get(self.url("/readyz")).send().await;
+            let response = self.client.get(self.management_url("/readyz")).send().await;
             if response.is_ok_and(|r| r.status() == StatusCode::OK) {
                 return;
             }
