@@ -39,17 +39,20 @@ RUN apt-get update \
 USER 10001:10001
 ENV LOG_FORMAT=json
 
+# 8080: the API (HTTP_ADDR); 9080: probes and metrics (MANAGEMENT_ADDR),
+# which the healthcheck subcommand asks.
 FROM runtime AS producer-service
 COPY --from=builder /app/target/release/producer-service /usr/local/bin/producer-service
-EXPOSE 8080
+EXPOSE 8080 9080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["producer-service", "healthcheck"]
 # Exec form: the binary is PID 1 and receives SIGTERM itself.
 ENTRYPOINT ["producer-service"]
 
+# 9081: probes and metrics (MANAGEMENT_ADDR), its only listener.
 FROM runtime AS consumer-service
 COPY --from=builder /app/target/release/consumer-service /usr/local/bin/consumer-service
-EXPOSE 8081
+EXPOSE 9081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["consumer-service", "healthcheck"]
 ENTRYPOINT ["consumer-service"]

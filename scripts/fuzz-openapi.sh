@@ -25,18 +25,19 @@ fi
 
 cargo build --locked --quiet -p dev-stack
 port=18080
-PRODUCER_HTTP_ADDR=127.0.0.1:$port CONSUMER_HTTP_ADDR=127.0.0.1:$((port + 1)) \
-  RUST_LOG=warn target/debug/dev-stack &
+PRODUCER_HTTP_ADDR=127.0.0.1:$port PRODUCER_MANAGEMENT_ADDR=127.0.0.1:$((port + 1)) \
+  CONSUMER_MANAGEMENT_ADDR=127.0.0.1:$((port + 2)) RUST_LOG=warn target/debug/dev-stack &
 stack=$!
 trap 'kill "$stack" 2>/dev/null; wait "$stack" 2>/dev/null || true' EXIT
 
 base=http://127.0.0.1:$port
+ready=http://127.0.0.1:$((port + 1))/readyz
 for _ in $(seq 1 300); do
-  curl -sf "$base/readyz" >/dev/null && break
+  curl -sf "$ready" >/dev/null && break
   kill -0 "$stack" 2>/dev/null || { echo "dev-stack exited" >&2; exit 1; }
   sleep 0.1
 done
-curl -sf "$base/readyz" >/dev/null || { echo "dev-stack never became ready" >&2; exit 1; }
+curl -sf "$ready" >/dev/null || { echo "dev-stack never became ready" >&2; exit 1; }
 
 "$st" run "$base/openapi.json" --url "$base" --checks all \
   --max-examples "${EXAMPLES:-300}" --no-color

@@ -9,8 +9,9 @@ export DELIVERY_TIMEOUT_MS=3000
 KEEP_BROKER_DATA=1
 start_broker
 start_producer
-# readyz_is STATUS: whether the producer's /readyz answers STATUS.
-readyz_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$producer/readyz")" = "$1" ]; }
+# readyz_is STATUS: whether the producer's /readyz (on its management
+# listener) answers STATUS.
+readyz_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$management/readyz")" = "$1" ]; }
 
 say "Broker stopped; posting an order:"
 stop_broker

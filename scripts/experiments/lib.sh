@@ -69,9 +69,12 @@ stop_broker() {
 
 producer_port=$(free_port)
 producer=http://127.0.0.1:$producer_port
+management_port=$(free_port)
+management=http://127.0.0.1:$management_port
 
 start_producer() {
-  HTTP_ADDR=127.0.0.1:$producer_port "$bin/producer-service" >"$work/producer.log" 2>&1 &
+  HTTP_ADDR=127.0.0.1:$producer_port MANAGEMENT_ADDR=127.0.0.1:$management_port \
+    "$bin/producer-service" >"$work/producer.log" 2>&1 &
   pids+=("$!")
   wait_log "$work/producer.log" '.message == "reached Kafka; ready"' 30
 }
@@ -80,7 +83,7 @@ start_producer() {
 # its pid is in consumer_pid.
 start_consumer() {
   local name=$1; shift
-  env HTTP_ADDR=127.0.0.1:0 COMMIT_INTERVAL_MS=500 "$@" "$bin/consumer-service" >"$work/$name.log" 2>&1 &
+  env MANAGEMENT_ADDR=127.0.0.1:0 COMMIT_INTERVAL_MS=500 "$@" "$bin/consumer-service" >"$work/$name.log" 2>&1 &
   consumer_pid=$!
   pids+=("$consumer_pid")
 }
