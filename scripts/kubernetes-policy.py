@@ -11,8 +11,12 @@
   read-only root filesystem, every capability dropped, no privilege
   escalation, RuntimeDefault seccomp;
 - every container of a Deployment has a liveness and a readiness probe (the
-  services: /livez and /readyz), the Deployment rolls with
+  services: /livez and /readyz, on the container port named `management`,
+  the port of the service's MANAGEMENT_ADDR), the Deployment rolls with
   maxUnavailable 0 and a PodDisruptionBudget covers it;
+- every PodDisruptionBudget sets unhealthyPodEvictionPolicy: AlwaysAllow;
+- the services' prometheus.io/port annotations and the ServiceMonitors, if
+  any, scrape the management port too;
 - each service's terminationGracePeriodSeconds is longer than its preStop
   pause plus the longest its shutdown can take, computed from its own
   defaults (its `--help` text, PRODUCER_HELP and CONSUMER_HELP) overridden
@@ -35,15 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("producer-service", "consumer-service")
 PROBE_PATHS = {"livenessProbe": "/livez", "readinessProbe": "/readyz"}
 
+# The name of the services' container port for their management listener
+# (MANAGEMENT_ADDR: /livez, /readyz, /metrics).
+MANAGEMENT_PORT_NAME = "management"
+
 # Shutdown bounds that are not settings of the services: where each comes
 # from, and the value in force (milliseconds).
 PUBLISH_GUARD_MS = 1_000  # producer-service/src/publisher.rs: delivery timeout + 1 s
-# librdkafka (rdkafka-sys 4.10.0+2.12.1): the final synchronous commit is one
-# OffsetCommit request, which times out after socket.timeout.ms (default,
-# CONFIGURATION.md); LeaveGroup has a fixed 5 s timeout (rdkafka_request.c).
-SOCKET_TIMEOUT_DEFAULT_MS = 60_000
-LEAVE_GROUP_MS = 5_000
-LIBRDKAFKA_CHECKED = "2.12.1"
 # opentelemetry-otlp: exporting the last spans at exit, if an endpoint is set.
 OTLP_TIMEOUT_DEFAULT_MS = 10_000
 
@@ -94,6 +96,8 @@ class Checker:
         self.uid = dockerfile_user()
         self.errors = []
         self.notes = []
+        # (Deployment, container) -> the port of its MANAGEMENT_ADDR.
+        self.management_ports = {}
 
     def fail(self, where, message):
         self.errors.append(f"{where}: {message}")
@@ -135,24 +139,32 @@ class Checker:
                 env[variable["name"]] = None
         return env
 
-    def setting(self, where, service, env, name):
-        """A service setting in milliseconds: the container's value, else
-        the service's own default from its --help."""
+    def value(self, where, service, env, name, purpose, changed):
+        """A service setting as text: the container's value, else the
+        service's own default from its --help; None if neither is known."""
         if name in env:
-            value = env[name]
-            if value is None:
+            if env[name] is None:
                 self.fail(
                     where,
-                    f"{name} comes from a Secret or the downward API: cannot check the grace period",
+                    f"{name} comes from a Secret or the downward API: cannot check {purpose}",
                 )
-                return 0
-        elif name in self.defaults[service]:
-            value = self.defaults[service][name]
-        else:
-            self.fail(
-                where,
-                f"`{service} --help` has no default for {name}: the shutdown bound changed, check the arithmetic",
-            )
+            return env[name]
+        if name in self.defaults[service]:
+            return self.defaults[service][name]
+        self.fail(where, f"`{service} --help` has no default for {name}: {changed}")
+        return None
+
+    def setting(self, where, service, env, name):
+        """A service setting in milliseconds, for the grace period."""
+        value = self.value(
+            where,
+            service,
+            env,
+            name,
+            "the grace period",
+            "the shutdown bound changed, check the arithmetic",
+        )
+        if value is None:
             return 0
         try:
             return int(value)
@@ -160,13 +172,24 @@ class Checker:
             self.fail(where, f"{name}={value!r} is not a number of milliseconds")
             return 0
 
-    @staticmethod
-    def kafka_property(env, key, default):
-        for entry in (env.get("KAFKA_PROPERTIES") or "").split(";"):
-            name, _, value = entry.partition("=")
-            if name.strip() == key and value.strip().isdigit():
-                return int(value.strip())
-        return default
+    def management_port(self, where, service, env):
+        """The port of the service's MANAGEMENT_ADDR (`0.0.0.0:9080`,
+        `[::]:9080`), where /livez, /readyz and /metrics are."""
+        value = self.value(
+            where,
+            service,
+            env,
+            "MANAGEMENT_ADDR",
+            "the probes' port",
+            "the management listener changed, check the probes",
+        )
+        if value is None:
+            return None
+        port = value.rpartition(":")[2]
+        if not port.isdigit():
+            self.fail(where, f"MANAGEMENT_ADDR={value!r} has no port")
+            return None
+        return int(port)
 
     # -- rules ---------------------------------------------------------------
 
@@ -182,11 +205,18 @@ class Checker:
             if obj["kind"] == "Deployment":
                 self.check_deployment(where, obj)
                 for container in spec.get("containers", []):
-                    self.check_probes(f"{where} container {container['name']}", container)
-                    if container["name"] in SERVICES:
-                        self.check_grace(where, spec, container)
+                    if container["name"] not in SERVICES:
+                        self.check_probes(f"{where} container {container['name']}", container)
+                        continue
+                    env = self.environment(where, container)
+                    port = self.management_port(where, container["name"], env)
+                    self.management_ports[(obj["metadata"]["name"], container["name"])] = port
+                    self.check_probes(f"{where} container {container['name']}", container, port)
+                    self.check_annotations(where, obj, port)
+                    self.check_grace(where, spec, container, env)
+        self.check_disruption_budgets()
+        self.check_service_monitors()
         self.check_scaling()
-        self.check_librdkafka_version()
         return self.errors
 
     def check_pod(self, where, spec):
@@ -244,14 +274,105 @@ class Checker:
         if seccomp != "RuntimeDefault":
             self.fail(where, f"seccompProfile.type is {seccomp}, not RuntimeDefault")
 
-    def check_probes(self, where, container):
+    def check_probes(self, where, container, management=None):
+        """Both probes; for the services, their paths on the management
+        port: the container port named `management`, which must be the
+        port of MANAGEMENT_ADDR (`management` is None for other
+        containers)."""
+        service = container["name"] in SERVICES
+        if service and management is not None:
+            named = container_port(container, MANAGEMENT_PORT_NAME)
+            if named != management:
+                self.fail(
+                    where,
+                    f"container port {MANAGEMENT_PORT_NAME!r} is {named}, not MANAGEMENT_ADDR's port {management}",
+                )
         for probe, path in PROBE_PATHS.items():
             if probe not in container:
                 self.fail(where, f"no {probe}")
-            elif container["name"] in SERVICES:
-                got = (container[probe].get("httpGet") or {}).get("path")
+            elif service:
+                http_get = container[probe].get("httpGet") or {}
+                got = http_get.get("path")
                 if got != path:
                     self.fail(where, f"{probe} asks {got}, not {path}")
+                port = http_get.get("port")
+                if management is not None and container_port(container, port) != management:
+                    self.fail(
+                        where,
+                        f"{probe} asks port {port}, not the management port {management} (MANAGEMENT_ADDR)",
+                    )
+
+    def check_annotations(self, where, deployment, management):
+        """A Prometheus that discovers pods by annotation must scrape the
+        management port: the API port has no /metrics."""
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+        port = annotations.get("prometheus.io/port")
+        if management is not None and port is not None and port != str(management):
+            self.fail(
+                where,
+                f"prometheus.io/port is {port}, not the management port {management} (MANAGEMENT_ADDR)",
+            )
+
+    def check_disruption_budgets(self):
+        """With every pod unready (Kafka away: /readyz answers 503), the
+        default policy, IfHealthyBudget, refuses every eviction, and a node
+        drain waits for Kafka."""
+        for budget in (obj for obj in self.objects if obj.get("kind") == "PodDisruptionBudget"):
+            policy = budget["spec"].get("unhealthyPodEvictionPolicy")
+            if policy != "AlwaysAllow":
+                self.fail(
+                    f"PodDisruptionBudget/{budget['metadata']['name']}",
+                    f"unhealthyPodEvictionPolicy is {policy or 'unset, so IfHealthyBudget'}:"
+                    " set AlwaysAllow, or with every pod unready (Kafka away) a node drain waits for Kafka",
+                )
+
+    def check_service_monitors(self):
+        """Each ServiceMonitor endpoint names a port of the Services it
+        selects, and that port leads to the services' management port."""
+        for monitor in (obj for obj in self.objects if obj.get("kind") == "ServiceMonitor"):
+            where = f"ServiceMonitor/{monitor['metadata']['name']}"
+            wanted = (monitor["spec"].get("selector") or {}).get("matchLabels") or {}
+            services = [
+                obj
+                for obj in self.objects
+                if obj.get("kind") == "Service"
+                and wanted
+                and all(obj["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+            ]
+            if not services:
+                self.fail(where, "selects no Service of the build")
+            for endpoint in monitor["spec"].get("endpoints", []):
+                name = endpoint.get("port")
+                ports = [
+                    (service, port)
+                    for service in services
+                    for port in service["spec"].get("ports", [])
+                    if port.get("name") == name
+                ]
+                if not ports:
+                    self.fail(where, f"no Service it selects has a port named {name}")
+                for service, port in ports:
+                    self.check_monitored_port(where, service, port)
+
+    def check_monitored_port(self, where, service, port):
+        selector = service["spec"].get("selector") or {}
+        target = port.get("targetPort", port["port"])
+        for deployment in (obj for obj in self.objects if obj.get("kind") == "Deployment"):
+            labels = deployment["spec"]["template"]["metadata"].get("labels", {})
+            if not selector or any(labels.get(k) != v for k, v in selector.items()):
+                continue
+            for container in pod_spec(deployment)["containers"]:
+                if container["name"] not in SERVICES:
+                    continue
+                key = (deployment["metadata"]["name"], container["name"])
+                management = self.management_ports.get(key)
+                got = container_port(container, target)
+                if management is not None and got != management:
+                    self.fail(
+                        where,
+                        f"Service/{service['metadata']['name']} port {port.get('name')} leads to"
+                        f" {container['name']}'s port {got}, not the management port {management}",
+                    )
 
     def check_deployment(self, where, deployment):
         strategy = deployment["spec"].get("strategy") or {}
@@ -273,9 +394,8 @@ class Checker:
         if not covered:
             self.fail(where, "no PodDisruptionBudget selects its pods")
 
-    def check_grace(self, where, spec, container):
+    def check_grace(self, where, spec, container, env):
         service = container["name"]
-        env = self.environment(where, container)
         grace = spec.get("terminationGracePeriodSeconds", 30)
         pre_stop = pre_stop_seconds(container)
         if pre_stop is None:
@@ -305,10 +425,9 @@ class Checker:
                     setting("DELIVERY_TIMEOUT_MS"),
                 ),
                 (
-                    "socket.timeout.ms (the final commit)",
-                    self.kafka_property(env, "socket.timeout.ms", SOCKET_TIMEOUT_DEFAULT_MS),
+                    "FINAL_COMMIT_TIMEOUT_MS (the final commit and leaving the group)",
+                    setting("FINAL_COMMIT_TIMEOUT_MS"),
                 ),
-                ("LeaveGroup", LEAVE_GROUP_MS),
             ]
         if env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
             timeout = env.get("OTEL_EXPORTER_OTLP_TIMEOUT") or OTLP_TIMEOUT_DEFAULT_MS
@@ -390,13 +509,17 @@ class Checker:
         if metadata.get("offsetResetPolicy", "latest") != reset:
             self.fail(where, f"offsetResetPolicy is not the consumer's AUTO_OFFSET_RESET ({reset})")
 
-    def check_librdkafka_version(self):
-        lock = (ROOT / "Cargo.lock").read_text()
-        found = re.search(r'name = "rdkafka-sys"\nversion = "[^"+]*\+([^"]+)"', lock)
-        if found and found.group(1) != LIBRDKAFKA_CHECKED:
-            self.notes.append(
-                f"note: librdkafka is {found.group(1)}; the commit and LeaveGroup bounds were read from {LIBRDKAFKA_CHECKED}"
-            )
+
+def container_port(container, port):
+    """The number a probe's or a Service's port means in the container: a
+    number as it is, a name through the container's ports (None if none has
+    it)."""
+    if isinstance(port, int) or str(port).isdigit():
+        return int(port)
+    for entry in container.get("ports", []):
+        if entry.get("name") == port:
+            return entry["containerPort"]
+    return None
 
 
 def pre_stop_seconds(container):
@@ -440,7 +563,18 @@ def mutate(name, objects):
         # producer's drain and flush.
         deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 30
     elif name == "consumer-grace-too-short":
-        deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 60
+        # Exactly the consumer's bound: a dead-letter write and the final
+        # commit, 10 s each.
+        deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 20
+    elif name == "producer-readiness-probe-on-api-port":
+        container["readinessProbe"]["httpGet"]["port"] = "http"
+    elif name == "consumer-budget-without-unhealthy-pod-eviction-policy":
+        for obj in objects:
+            if obj.get("kind") == "PodDisruptionBudget" and obj["metadata"]["name"] == SERVICES[1]:
+                del obj["spec"]["unhealthyPodEvictionPolicy"]
+                break
+        else:
+            sys.exit(f"no PodDisruptionBudget {SERVICES[1]} to mutate")
     else:
         sys.exit(f"unknown mutation {name}; known: {', '.join(MUTATIONS)}")
     return objects
@@ -453,7 +587,9 @@ MUTATIONS = {
     "producer-without-security-context": "no securityContext",
     "consumer-without-limits": "no cpu in resources.limits",
     "producer-grace-too-short": "terminationGracePeriodSeconds 30 is not longer",
-    "consumer-grace-too-short": "terminationGracePeriodSeconds 60 is not longer",
+    "consumer-grace-too-short": "terminationGracePeriodSeconds 20 is not longer",
+    "producer-readiness-probe-on-api-port": "readinessProbe asks port http, not the management port",
+    "consumer-budget-without-unhealthy-pod-eviction-policy": "unhealthyPodEvictionPolicy is unset",
 }
 
 
