@@ -2,27 +2,40 @@
 # `docker compose up --build` for real, on both stacks (docker-compose.yml:
 # ZooKeeper and Kafka 3.9; docker-compose.kraft.yml: Kafka 4.1 in KRaft
 # mode), with Debian's docker.io engine and docker-compose 1.29:
-#   1. both services and their dependencies built and started, every
-#      container healthy (kafka-init exited 0) within HEALTHY_WITHIN seconds;
+#   0. first, .ci/images/test.sh: the Kafka, ZooKeeper and Prometheus images
+#      refuse what the real ones refuse (copies of the compose files with one
+#      edit each fail to come up, saying why) and translate the environment
+#      as they do;
+#   1. both services, their dependencies and Prometheus (the `observability`
+#      profile) built and started, every container healthy (kafka-init
+#      exited 0) within HEALTHY_WITHIN seconds;
 #   2. the README's "Post an order" commands, run as written: 201, the
 #      consumer's "order processed" line for that order_id, then 422;
 #   3. --scale consumer-service=3: the three own two partitions each;
 #   4. 500 orders POSTed while one consumer container restarts: every order
 #      answered 201 is processed (read from the consumers' logs);
+#   4b. Prometheus scrapes the producer and all three consumers (targets
+#      up), its orders_published_total{result="acked"} is the number of
+#      orders answered 201, and every metric the Grafana dashboard queries
+#      is among the series it holds;
 #   5. `stop`: producer and consumers exit 0 (a container still running at
 #      the end of its grace period is killed, exit 137);
-#   6. `down -v` leaves no container, volume or network of the project.
+#   6. `down -v` leaves no container, volume or network of the project, the
+#      anonymous volumes of the images' VOLUMEs included.
 #
 # Where no registry is reachable (this project's CI), .ci/images/build.sh
-# first builds the images the Dockerfile and the compose files name. Kafka UI,
-# Prometheus and Grafana cannot be built here, so `up` names the two
-# services, which brings up only them and their dependencies.
+# first builds the images the Dockerfile and the compose files name (stand-
+# ins; an image of that name it did not build, a real one, it leaves alone).
+# Kafka UI and Grafana cannot be built here, so `up` names the two services
+# and Prometheus, which brings up only them and their dependencies; Grafana's
+# provisioning is checked statically (scripts/check-grafana.py).
 #
 # Installs docker.io, docker-compose and debootstrap where missing (Debian),
 # and starts dockerd when no engine answers; whatever it started, engine
 # included, is stopped at exit, on failure too. Runs as root. The containers
 # talk on the network compose creates; the host reaches them on the
-# loopback ports the compose files publish (8080, 29092), which must be free.
+# loopback ports the compose files publish (8080, 9080, 9090, 29092), which
+# must be free.
 #
 #   STACKS="docker-compose.yml docker-compose.kraft.yml"   the files to run
 #   HEALTHY_WITHIN=120   seconds from `up` to every container healthy
@@ -37,24 +50,27 @@ project=orders-compose-e2e
 logs=$(mktemp -d)
 started_dockerd=""
 file=""
+poster=""
 
 say() { printf '%s compose-e2e: %s\n' "$(date +%T)" "$*" >&2; }
 fail() {
   say "FAILED ($file): $*"
   exit 1
 }
-compose() { docker-compose --ansi never -p "$project" -f "$file" "$@"; }
+compose() { docker-compose --ansi never --profile observability -p "$project" -f "$file" "$@"; }
 # The services log in colour; the checks read plain text.
 plain() { sed 's/\x1b\[[0-9;]*m//g'; }
 
 # Polls CONDITION (a command) once a second until it holds, or fails after
 # LIMIT seconds: the events waited for here (health, log lines) have no
-# notification a shell can wait on.
+# notification a shell can wait on. CONDITION may say in $detail what it saw.
+detail=""
 wait_until() {
   local what=$1 limit=$2 start=$SECONDS
   shift 2
+  detail=""
   until "$@"; do
-    ((SECONDS - start < limit)) || fail "$what: not within $limit s"
+    ((SECONDS - start < limit)) || fail "$what: not within $limit s${detail:+ ($detail)}"
     sleep 1
   done
 }
@@ -62,8 +78,14 @@ wait_until() {
 cleanup() {
   local status=$?
   set +e
+  # A failed check leaves the orders loop posting into a stack going down.
+  if [ -n "$poster" ]; then
+    kill "$poster" 2>/dev/null
+    wait "$poster" 2>/dev/null
+  fi
   for stack in $STACKS; do
-    docker-compose --ansi never -p "$project" -f "$stack" down -v --remove-orphans --timeout 30 >>"$logs/down.log" 2>&1
+    docker-compose --ansi never --profile observability -p "$project" -f "$stack" \
+      down -v --remove-orphans --timeout 30 >>"$logs/down.log" 2>&1
   done
   if [ -n "$started_dockerd" ]; then
     kill "$started_dockerd"
@@ -103,6 +125,10 @@ images_start=$SECONDS
 .ci/images/build.sh
 say "fixture images ready in $((SECONDS - images_start)) s"
 
+images_start=$SECONDS
+.ci/images/test.sh
+say "Kafka, ZooKeeper and Prometheus images checked in $((SECONDS - images_start)) s"
+
 # The checks -------------------------------------------------------------------
 # "<name> <health or state> <exit code>" of each container of the project.
 states() {
@@ -112,9 +138,10 @@ states() {
 
 all_healthy() {
   states >"$logs/states"
-  # Both services there, every container with a healthcheck healthy, the
-  # one-shot exited 0.
+  # Both services and Prometheus there, every container with a healthcheck
+  # healthy, the one-shot exited 0.
   grep -q 'producer-service_1 ' "$logs/states" && grep -q 'consumer-service_1 ' "$logs/states" &&
+    grep -q 'prometheus_1 ' "$logs/states" &&
     ! grep -vE ' healthy [0-9]+$|kafka-init_1 exited 0$' "$logs/states" >/dev/null
 }
 
@@ -129,7 +156,9 @@ readme_commands() {
 }
 
 processed() { compose logs --no-color consumer-service 2>/dev/null | plain | grep 'order processed'; }
-processed_one() { processed | grep -q "order processed order_id=$1 "; }
+# (No grep -q after a pipe here: under pipefail, the writer it stops early
+# fails the pipeline with SIGPIPE.)
+processed_one() { processed | grep "order processed order_id=$1 " >/dev/null; }
 answered() { find "$logs/orders" -name '*.json' | wc -l; }
 answered_at_least() { (($(answered) >= $1)); }
 
@@ -153,12 +182,47 @@ owned_counts() {
 
 two_each() {
   owned_counts >"$logs/owned"
-  [ "$(wc -l <"$logs/owned")" -eq 3 ] && ! awk '$2 != 2' "$logs/owned" | grep -q .
+  [ "$(wc -l <"$logs/owned")" -eq 3 ] && ! awk '$2 != 2' "$logs/owned" | grep . >/dev/null
 }
 
 all_processed() {
   processed | grep -o 'order_id=[0-9a-f-]*' | cut -d= -f2 | sort -u >"$logs/processed"
   [ -z "$(comm -23 "$logs/accepted" "$logs/processed")" ]
+}
+
+# Prometheus, on the port the compose files publish.
+prometheus_api() { curl -sf --get "localhost:9090/api/v1/$1" "${@:2}"; }
+prometheus_value() { prometheus_api query --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // "none"'; }
+
+# The producer and each of the three consumers scraped, and up.
+targets_up() {
+  prometheus_api targets >"$logs/targets.json" || return 1
+  detail="targets: $(jq -r '[.data.activeTargets[] | "\(.labels.job) \(.health)"] | join(", ")' "$logs/targets.json")"
+  jq -e '[.data.activeTargets[] | select(.labels.job == "producer-service")] as $p
+    | [.data.activeTargets[] | select(.labels.job == "consumer-service")] as $c
+    | ($p | length) == 1 and ($c | length) == 3
+      and all($p[], $c[]; .health == "up")' "$logs/targets.json" >/dev/null
+}
+
+# orders_published_total{result="acked"}, summed, is $acked_expected.
+acked_counted() {
+  acked_seen=$(prometheus_value 'sum(orders_published_total{result="acked"})')
+  detail="last seen: $acked_seen"
+  [ "$acked_seen" = "$acked_expected" ]
+}
+
+# Every metric the dashboard queries is a series Prometheus holds.
+dashboard_metrics_held() {
+  prometheus_api label/__name__/values | jq -r '.data[]' | sort >"$logs/series"
+  detail="missing: $(comm -23 <(scripts/check-grafana.py --metrics | sort) "$logs/series" | tr '\n' ' ')"
+  [ "$detail" = "missing: " ]
+}
+
+# The volumes mounted into the project's containers, named and anonymous.
+mounted_volumes() {
+  docker ps -aq --filter "label=com.docker.compose.project=$project" |
+    xargs -r docker inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{println .Name}}{{end}}{{end}}' |
+    grep . | sort -u
 }
 
 run_stack() {
@@ -172,7 +236,7 @@ run_stack() {
   say "services built in $((SECONDS - start)) s"
 
   start=$SECONDS
-  compose up -d producer-service consumer-service >"$logs/up.log" 2>&1 ||
+  compose up -d producer-service consumer-service prometheus >"$logs/up.log" 2>&1 ||
     { tail -30 "$logs/up.log" >&2; states >&2; fail "up"; }
   wait_until "every container healthy" "$HEALTHY_WITHIN" all_healthy
   say "every container healthy $((SECONDS - start)) s after up (bound $HEALTHY_WITHIN s):"
@@ -202,7 +266,7 @@ run_stack() {
 
   # Orders while a consumer restarts.
   local victim
-  victim=$(compose ps -q consumer-service | head -1)
+  victim=$(compose ps -q consumer-service | sed -n 1p)
   mkdir -p "$logs/orders"
   rm -f "$logs/orders"/*
   (
@@ -211,12 +275,13 @@ run_stack() {
         -H 'content-type: application/json' -d @examples/order.json || echo 000
     done >"$logs/codes"
   ) &
-  local poster=$!
+  poster=$!
   wait_until "the first 100 orders answered" 60 answered_at_least 100
   docker restart -t 30 "$victim" >/dev/null
   local during
   during=$(answered)
   wait "$poster"
+  poster=""
   ((during < ORDERS)) || fail "the orders were all sent before the restart ended; nothing was sent during it"
   local created
   created=$(grep -c '^201$' "$logs/codes" || true)
@@ -226,6 +291,14 @@ run_stack() {
   wait_until "every accepted order processed" 120 all_processed
   say "$ORDERS orders, consumer $(cut -c1-12 <<<"$victim") restarted when $during had been answered: all 201, all processed ($((SECONDS - start)) s after the last answer)"
 
+  # What Prometheus saw: the README's order and the 500, each answered 201.
+  start=$SECONDS
+  wait_until "Prometheus: producer-service and three consumer-service targets up" 60 targets_up
+  acked_expected=$((1 + created)) acked_seen=""
+  wait_until "Prometheus: orders_published_total{result=\"acked\"} = $acked_expected" 60 acked_counted
+  wait_until "Prometheus: the dashboard's metrics among its series" 60 dashboard_metrics_held
+  say "Prometheus: 4 targets up, orders_published_total{result=\"acked\"} = $acked_seen, the dashboard's $(scripts/check-grafana.py --metrics | wc -l) metrics held ($((SECONDS - start)) s)"
+
   # Stop: the services drain, flush, commit and leave, and exit 0.
   local services
   services=$(compose ps -q producer-service consumer-service)
@@ -233,18 +306,28 @@ run_stack() {
   compose stop >"$logs/stop.log" 2>&1 || fail "stop"
   # shellcheck disable=SC2086 # one argument per container id
   docker inspect -f '{{.Name}} {{.State.ExitCode}}' $services >"$logs/exits"
-  awk '$2 != 0' "$logs/exits" | grep -q . && fail "exit codes after stop: $(tr '\n' ' ' <"$logs/exits")"
+  awk '$2 != 0' "$logs/exits" | grep . >/dev/null && fail "exit codes after stop: $(tr '\n' ' ' <"$logs/exits")"
   say "stop: $(awk '{printf "%s=%s ", substr($1, 2), $2}' "$logs/exits")(all 0; $((SECONDS - start)) s for the whole stack)"
 
+  # The images' VOLUMEs give every container of them anonymous volumes,
+  # which carry no project label: remembered by name before `down -v`.
+  local volumes named anonymous
+  volumes=$(mounted_volumes)
+  named=$(docker volume ls -q --filter "label=com.docker.compose.project=$project" | sort -u)
+  anonymous=$(comm -23 <(echo "$volumes") <(echo "$named") | grep -c . || true)
+  ((anonymous > 0)) || fail "no anonymous volume mounted: the Kafka images' VOLUMEs are gone"
   compose down -v --remove-orphans >>"$logs/down.log" 2>&1 || fail "down -v"
-  local left
+  local left volume
   left=$(
     docker ps -aq --filter "label=com.docker.compose.project=$project"
     docker volume ls -q --filter "label=com.docker.compose.project=$project"
     docker network ls -q --filter "label=com.docker.compose.project=$project"
+    for volume in $volumes; do
+      if docker volume inspect "$volume" >/dev/null 2>&1; then echo "$volume"; fi
+    done
   )
   [ -z "$left" ] || fail "left behind after down -v: $left"
-  say "down -v: no container, volume or network left"
+  say "down -v: no container, volume ($(grep -c . <<<"$named") named, $anonymous anonymous) or network left"
 }
 
 for stack in $STACKS; do

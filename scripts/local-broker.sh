@@ -57,6 +57,9 @@
 #                             directory (the 3.9.1 one with ZOOKEEPER=1) on
 #                             stdout; its jars run any Kafka tool:
 #                             java -cp "$libs/*" org.apache.kafka.tools.TopicCommand ...
+#   ZK_KAFKA_VERSION=3.9.1    with ZOOKEEPER=1 INSTALL_ONLY=1: another 3.9.x
+#                             to fetch (.ci/images/build.sh fetches 3.9.0, the
+#                             Kafka confluentinc/cp-kafka:7.9.0 ships)
 #   JAVA_HOME                 the Java to use (else `java` on PATH; 17+)
 #
 # The first run fetches Kafka's jars from Maven Central with `mvn` (a
@@ -67,7 +70,7 @@
 set -euo pipefail
 
 KRAFT_VERSION=4.1.0
-ZK_KAFKA_VERSION=3.9.1
+ZK_KAFKA_VERSION=${ZK_KAFKA_VERSION:-3.9.1}
 # The log4j2 of kafka-server 4.1.0, and the reload4j of Kafka 3.9.1.
 LOG4J2_VERSION=2.24.3
 RELOAD4J_VERSION=1.2.25
