@@ -39,6 +39,11 @@ RUN apt-get update \
 USER 10001:10001
 ENV LOG_FORMAT=json
 
+# A stage per service: the compose files build each by its target name. The
+# two only look alike: their ports and start periods differ (the consumer
+# joins its group first), and exec-form ENTRYPOINT and HEALTHCHECK expand no
+# ARG, so one shared stage could not name the binary.
+
 # 8080: the API (HTTP_ADDR); 9080: probes and metrics (MANAGEMENT_ADDR),
 # which the healthcheck subcommand asks.
 FROM runtime AS producer-service

@@ -8,10 +8,11 @@
 #    name), against the JSON schemas of Kubernetes' OpenAPI document and the
 #    CRDs of KEDA (ScaledObject, TriggerAuthentication) and the Prometheus
 #    Operator (ServiceMonitor);
-# 3. scripts/kubernetes-policy.py: probes, limits, the restricted security
-#    context, a rollout that keeps the ready count, and grace periods longer
-#    than the services' shutdown bounds, read from their own `--help`
-#    defaults and the ConfigMaps (target/release binaries; built with
+# 3. scripts/kubernetes-policy.py (its rules in scripts/kubernetes_policy/,
+#    a module a topic): probes, limits, the restricted security context, a
+#    rollout that keeps the ready count, and grace periods longer than the
+#    services' shutdown bounds, read from their own `--help` defaults and
+#    the ConfigMaps (target/release binaries; built with
 #    scripts/build-release.sh if missing);
 # 4. proof that the policy bites: each mutation of `kubernetes-policy.py
 #    mutations` (no readiness probe, no security context, no limits, a short

@@ -7,7 +7,8 @@
 # only at what the real images have too (their paths, scripts and behaviour,
 # as read in their sources), so that where the real ones were pulled, which
 # build.sh then leaves in place, they test those; that has not been run
-# here, where no registry is reachable.
+# here, where no registry is reachable. How each check runs an image or a
+# compose file and judges the outcome is in test-lib.sh.
 #
 #   1. the images' user, VOLUMEs, ports, entry point and command are the
 #      real ones';
@@ -68,27 +69,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The ways the checks below run images and compose files, and judge them.
+# shellcheck source=.ci/images/test-lib.sh
+source .ci/images/test-lib.sh
+
 for image in "$apache" "$cp_kafka" "$cp_zookeeper" "$prometheus"; do
   docker image inspect "$image" >/dev/null 2>&1 || fail "$image: no such image (run .ci/images/build.sh first)"
 done
 
-# Polls CONDITION once a second for at most LIMIT seconds.
-wait_until() {
-  local what=$1 limit=$2 start=$SECONDS
-  shift 2
-  until "$@"; do
-    ((SECONDS - start < limit)) || fail "$what: not within $limit s"
-    sleep 1
-  done
-}
-
 # 1. What a compose file can depend on in each image --------------------------
-# expect IMAGE GO_TEMPLATE VALUE
-expect() {
-  local got
-  got=$(docker image inspect -f "$2" "$1")
-  [ "$got" = "$3" ] || fail "$1: $2 is $got, the real image's is $3"
-}
 expect "$apache" '{{.Config.User}}' appuser
 expect "$apache" '{{json .Config.Volumes}}' '{"/etc/kafka/secrets":{},"/mnt/shared/config":{},"/var/lib/kafka/data":{}}'
 expect "$apache" '{{json .Config.ExposedPorts}}' '{"9092/tcp":{}}'
@@ -117,16 +106,6 @@ ids=$(docker run --rm --entrypoint sh "$prometheus" -c 'echo "$(id -u):$(id -g)"
 passed "user, VOLUMEs, ports, working directory, entry point and command as the real images'"
 
 # 2. Translation ------------------------------------------------------------------
-# properties IMAGE FILE ENV...: FILE as the image's configure step writes it
-# from ENV (sorted, blank lines dropped); configure is a script of its own in
-# the Confluent images.
-properties() {
-  local image=$1 file=$2
-  shift 2
-  docker run --rm "$@" "$image" bash -c "/etc/confluent/docker/configure >/dev/null && cat $file" |
-    grep -v '^[[:space:]]*$' | sort
-}
-
 got=$(properties "$cp_zookeeper" /etc/kafka/zookeeper.properties \
   -e ZOOKEEPER_CLIENT_PORT=2181 -e ZOOKEEPER_TICK_TIME=2000 -e ZOOKEEPER_ADMIN_ENABLE_SERVER=false \
   -e ZOOKEEPER_4LW_COMMANDS_WHITELIST=ruok -e ZOOKEEPER_MADE_UP=1)
@@ -181,54 +160,6 @@ docker rm -f -v "$name" >/dev/null
 passed "apache/kafka: default CLUSTER_ID 5L6g3nShT-eMCtK--X86sw, Kafka's default /tmp/kafka-logs, nothing added to server.properties"
 
 # 3. Compose files with one edit each fail to come up ---------------------------
-# edited SOURCE SERVICE VARIABLE [VALUE]: a copy of SOURCE (in $copy) without
-# SERVICE's VARIABLE, or with it set to VALUE; the original must have it, or
-# must not, so that a reshaped compose file cannot make the test pass.
-edited() {
-  copy=$logs/$(basename "$1" .yml).edited.yml
-  python3 - "$@" "$copy" <<'EOF'
-import sys, yaml
-source, service, variable = sys.argv[1:4]
-value = sys.argv[4] if len(sys.argv) == 6 else None
-target = sys.argv[-1]
-with open(source) as f:
-    doc = yaml.safe_load(f)
-env = doc["services"][service]["environment"]
-if value is None:
-    if variable not in env:
-        sys.exit(f"{source}: {service} has no {variable} to remove")
-    del env[variable]
-else:
-    if variable in env:
-        sys.exit(f"{source}: {service} already sets {variable}")
-    env[variable] = value
-with open(target, "w") as f:
-    yaml.safe_dump(doc, f, sort_keys=False)
-EOF
-}
-
-# refused SERVICE MESSAGE: `up` of SERVICE alone (its dependencies are not
-# what is tested; every refusal here comes before it would wait for them)
-# exits non-zero, restarts, and logs MESSAGE; the container never runs the
-# service. Then `down -v`.
-refused() {
-  local service=$1 message=$2 container start=$SECONDS
-  compose_copy() { docker-compose --ansi never -p "$project" -f "$copy" --project-directory . "$@"; }
-  compose_copy up -d --no-deps "$service" >"$logs/up.log" 2>&1 || { cat "$logs/up.log" >&2; fail "up $service"; }
-  container=$(compose_copy ps -q "$service")
-  gave_up() {
-    docker logs "$container" >"$logs/service.log" 2>&1
-    grep -qF "$message" "$logs/service.log" &&
-      [ "$(docker inspect -f '{{.RestartCount}} {{.State.ExitCode}}' "$container")" != "0 0" ]
-  }
-  wait_until "$(basename "$copy"): $service refusing with \"$message\"" 90 gave_up
-  local state
-  state=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}no health{{end}}, restarts {{.RestartCount}}, exit code {{.State.ExitCode}}' "$container")
-  compose_copy down -v --remove-orphans --timeout 5 >/dev/null 2>&1
-  copy=""
-  say "    $service: $state after $((SECONDS - start)) s: $(grep -F "$message" "$logs/service.log" | head -1 | cut -c1-160)"
-}
-
 edited docker-compose.yml kafka KAFKA_ADVERTISED_LISTENERS
 refused kafka "KAFKA_ADVERTISED_LISTENERS is required."
 passed "docker-compose.yml without KAFKA_ADVERTISED_LISTENERS: cp-kafka refuses to start"
@@ -250,19 +181,6 @@ refused kafka "advertised.listeners cannot use the nonroutable meta-address 0.0.
 passed "docker-compose.kraft.yml without KAFKA_ADVERTISED_LISTENERS: Kafka 4 refuses to advertise 0.0.0.0"
 
 # 4. Other refusals ---------------------------------------------------------------
-# refuses_run WHAT MESSAGE DOCKER_RUN_ARGS...: the container exits non-zero
-# with MESSAGE in its output.
-refuses_run() {
-  local what=$1 message=$2 status=0 name=$project-run-$checks
-  shift 2
-  containers+=("$name")
-  timeout 120 docker run --rm --name "$name" "$@" >"$logs/run.log" 2>&1 || status=$?
-  ((status != 0)) || fail "$what: started (exit 0)"
-  ((status != 124)) || fail "$what: still running after 120 s"
-  grep -qF -- "$message" "$logs/run.log" || { tail -20 "$logs/run.log" >&2; fail "$what: no \"$message\""; }
-  grep -q 'Launching kafka' "$logs/run.log" && fail "$what: launched the broker anyway"
-  passed "$what (\"$message\")"
-}
 zk_mode=(-e KAFKA_ZOOKEEPER_CONNECT=zookeeper:2181 -e KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://kafka:9092)
 
 refuses_run "cp-kafka refuses a read-only data directory" "dub path /var/lib/kafka/data writable] FAILED" \
@@ -281,7 +199,6 @@ refuses_run "an apache/kafka controller-only node refuses advertised listeners" 
   -e KAFKA_PROCESS_ROLES=controller -e KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://kafka:9092 "$apache"
 
 # 5. The builder ---------------------------------------------------------------------
-dockerfile_arg() { awk -v arg="$1" '$1 == "ARG" && index($2, arg "=") == 1 { print substr($2, length(arg) + 2); exit }' Dockerfile; }
 rust_version=$(dockerfile_arg RUST_VERSION)
 rust_tag=rust:$rust_version-slim-$(dockerfile_arg DEBIAN_RELEASE)
 rust_env=$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$rust_tag" 2>/dev/null | sed -n 's/^RUST_VERSION=//p') ||
