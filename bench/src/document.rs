@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use crate::figures::{ConnectionsRun, Figures, PublishRun, Settings};
-use crate::report::{mib, thousands};
+use crate::units::{mib, thousands};
 
 /// Where the CPU went in the runs the goals compare: microseconds per
 /// stored order for each process, and how many cores were busy.
@@ -223,8 +223,8 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          `message.timeout.ms=10000` (`DELIVERY_TIMEOUT_MS`), \
          `reconnect.backoff.max.ms=1000`, `queue.buffering.max.messages` twice \
          the orders `MAX_IN_FLIGHT_ORDERS` and `MAX_IN_FLIGHT_BATCHES` can \
-         carry, librdkafka's defaults otherwise (`linger.ms=5`, \
-         `batch.num.messages=10000`).\n\
+         carry, `linger.ms=1`, librdkafka's defaults otherwise \
+         (`batch.num.messages=10000`).\n\
          - The bridge (`scripts/strimzi-bridge.sh`): its own defaults and \
          Kafka's producer defaults, except `kafka.producer.acks=all` and \
          `kafka.producer.enable.idempotence=true`, set explicitly (its sample \
@@ -232,13 +232,15 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          gets `-XX:ActiveProcessorCount` equal to this machine's cores, \
          the cores our service's runtime sees, and its default heap.\n\
          - Consumers: librdkafka's defaults, except the prefetch queue: \
-         `queued.max.messages.kbytes=65536` for the plain consumer, 8192 for \
+         `queued.max.messages.kbytes=65536` for the plain consumer, 2048 for \
          consumer-service (with `fetch.queue.backoff.ms=10`). Unless \
          `fetch.max.bytes` is set, librdkafka lowers it (50 MiB by default) \
-         to the queue's size, so consumer-service fetches at most 8 MiB a \
+         to the queue's size, so consumer-service fetches at most 2 MiB a \
          request and the plain consumer 50 MiB.\n\
          - Our services: release builds (`scripts/build-release.sh`), JSON \
-         logs to a file, one INFO line per order; the bridge logs at WARN.\n",
-        machine = machine()
+         logs to a file, one INFO line per order; the bridge logs at WARN.\n\n\
+         {profiled}",
+        machine = machine(),
+        profiled = include_str!("profiled.md"),
     )
 }

@@ -14,9 +14,11 @@ mod cpu;
 mod document;
 mod figures;
 mod growth;
+mod profile;
 mod publish;
 mod report;
 mod service;
+mod units;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,6 +57,15 @@ struct Args {
     /// Write the chart data (CSV) to this directory.
     #[arg(long)]
     chart_data: Option<PathBuf>,
+    /// Instead of the benchmark, run one service's load alone and print its
+    /// rate and CPU per order (a quick measurement of a change), under
+    /// `perf record` with `--perf-data` (`scripts/profile.sh` draws the
+    /// flame graph; perf's own cost inflates the figures then).
+    #[arg(long, value_enum)]
+    profile: Option<profile::Profiled>,
+    /// Where `--profile` has perf write its data.
+    #[arg(long)]
+    perf_data: Option<PathBuf>,
 }
 
 /// The topic the consumer runs drain.
@@ -69,6 +80,13 @@ async fn main() -> anyhow::Result<()> {
         Settings::full(args.seconds, args.drain_count)
     };
     settings.bridge = !args.no_bridge;
+    if let Some(which) = args.profile {
+        let dir = std::env::temp_dir().join(format!("orders-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let profiled = profile::run(which, &settings, &dir, args.perf_data.as_deref()).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        return profiled;
+    }
     let figures = measure(&settings).await?;
     let tables = report::tables(&figures, &settings);
     println!("{tables}");

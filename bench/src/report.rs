@@ -6,31 +6,12 @@ use std::fmt::Write as _;
 use loadgen::stats::{Summary, ms};
 
 use crate::figures::{Figures, PublishRun, Settings};
+use crate::units::{mib, thousands};
 
 const RSS_TARGET_MIB: f64 = 40.0;
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
-}
-
-/// `12345.6` as `12,346`.
-pub fn thousands(value: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    // rates are small and positive
-    let digits = (value.round() as u64).to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
-pub fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 fn ratio(ours: f64, theirs: f64) -> f64 {
@@ -150,8 +131,8 @@ fn goals(figures: &Figures, settings: &Settings) -> String {
         row(
             "p99 at that rate",
             Some(format!("{} ms", ms(ours))),
-            "≤ 20 ms",
-            ours.as_secs_f64() <= 0.020 && latency.ours.1 == 0,
+            "≤ 5 ms",
+            ours.as_secs_f64() <= 0.005 && latency.ours.1 == 0,
         );
     }
     #[allow(clippy::cast_precision_loss)] // KiB counts far below 2^52
@@ -171,8 +152,19 @@ fn goals(figures: &Figures, settings: &Settings) -> String {
         row(
             "throughput vs raw publishing, 256 connections",
             Some(format!("{r:.2}")),
-            "≥ 0.60",
-            r >= 0.6,
+            "≥ 0.80",
+            r >= 0.8,
+        );
+        // The raw client's process is the load generator of its run: its
+        // CPU per order is what publishing through librdkafka costs.
+        let [raw_client, ..] = raw.cpu.micros_per_order(raw.orders);
+        let [_, server, ..] = run.ours.cpu.micros_per_order(run.ours.orders);
+        let r = ratio(server, raw_client);
+        row(
+            "CPU per order, producer-service vs the raw client, 256 connections",
+            Some(format!("{r:.1}× ({server:.0} against {raw_client:.0} µs)")),
+            "≤ 3×",
+            r <= 3.0,
         );
     }
     if let Some((raw, service)) = figures.consume {
@@ -186,8 +178,8 @@ fn goals(figures: &Figures, settings: &Settings) -> String {
                 thousands(service),
                 thousands(raw)
             )),
-            "≥ 0.80",
-            r >= 0.8,
+            "≥ 0.50",
+            r >= 0.5,
         );
     }
     for (name, kib) in [

@@ -1,10 +1,16 @@
 //! Capped exponential backoff between retries that gives way to shutdown:
 //! the one waiting rule of the business-step retries and the dead-letter
-//! retries.
+//! retries, and what giving way means for a record ([`Interrupted`]).
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+
+/// Shutdown came while a record's retries waited: the record is not
+/// handled, so neither its offset nor any later one of its partition may
+/// be stored; the partition's next owner handles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Interrupted;
 
 /// The delay before the next retry: doubles after every wait, up to a cap.
 #[derive(Debug)]
@@ -24,16 +30,16 @@ impl Backoff {
         self.next
     }
 
-    /// Sleeps the current delay and doubles it. Returns false, at once, if
-    /// `cancel` fires first: the caller must give up the retry.
-    pub(crate) async fn wait(&mut self, cancel: &CancellationToken) -> bool {
+    /// Sleeps the current delay and doubles it; gives up at once if
+    /// `cancel` fires first, and the caller must give up the retry.
+    pub(crate) async fn wait(&mut self, cancel: &CancellationToken) -> Result<(), Interrupted> {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => return false,
+            () = cancel.cancelled() => return Err(Interrupted),
             () = tokio::time::sleep(self.next) => {}
         }
         self.next = (self.next * 2).min(self.max);
-        true
+        Ok(())
     }
 }
 
@@ -48,12 +54,16 @@ mod tests {
         let mut delays = Vec::new();
         for _ in 0..4 {
             delays.push(backoff.next().as_millis());
-            assert!(backoff.wait(&cancel).await);
+            assert_eq!(backoff.wait(&cancel).await, Ok(()));
         }
         assert_eq!(delays, [100, 200, 350, 350]);
 
         cancel.cancel();
-        assert!(!backoff.wait(&cancel).await, "a cancelled wait gives up");
+        assert_eq!(
+            backoff.wait(&cancel).await,
+            Err(Interrupted),
+            "a cancelled wait gives up"
+        );
         assert_eq!(backoff.next().as_millis(), 350, "and does not grow");
     }
 }

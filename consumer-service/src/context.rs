@@ -7,10 +7,13 @@
 //! it gives them up, in the background.
 
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use service_kit::{Readiness, ServiceContext};
+
+/// The group consumer this service uses.
+pub type OrdersConsumer = StreamConsumer<GroupContext>;
 
 /// The consumer's context: reports rebalances, keeps [`Readiness`] in step
 /// with the group membership, and otherwise does what [`ServiceContext`]

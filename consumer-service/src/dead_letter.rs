@@ -5,15 +5,14 @@ use std::time::Duration;
 
 use order_contract::headers;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use service_kit::ServiceContext;
 use service_kit::kafka::{ClientError, ClientSettings};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Interrupted};
 use crate::config::Config;
-use crate::worker::Handled;
 
 /// Producer for the dead-letter topic.
 pub struct DeadLetters {
@@ -32,23 +31,22 @@ impl DeadLetters {
 
     /// Writes a copy of `message` with `reason` to the dead-letter topic and
     /// retries with capped backoff until the broker acknowledged it, or
-    /// `cancel` fired: then the record was not dead-lettered and is
-    /// [`Handled::Interrupted`].
+    /// `cancel` fired: then the record was not dead-lettered.
     ///
     /// A copy the producer or the topic refuses as it is (larger than
     /// `message.max.bytes`, say) would be refused forever and block its
     /// partition, so it is dead-lettered once more without its payload.
     pub async fn send(
         &self,
-        message: &BorrowedMessage<'_>,
+        message: &impl Message,
         reason: &str,
         cancel: &CancellationToken,
-    ) -> Handled {
+    ) -> Result<(), Interrupted> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         let mut with_payload = true;
         loop {
             let error = match self.try_send(message, reason, with_payload).await {
-                Ok(()) => return Handled::Done,
+                Ok(()) => return Ok(()),
                 Err(error) => error,
             };
             if with_payload && refused_as_is(&error) {
@@ -56,7 +54,7 @@ impl DeadLetters {
                     dlq_topic = %self.topic,
                     partition = message.partition(),
                     offset = message.offset(),
-                    payload_bytes = message.payload_len(),
+                    payload_bytes = message.payload().map_or(0, <[u8]>::len),
                     %error,
                     "the dead-letter topic refused the record; dead-lettering it without its payload"
                 );
@@ -71,15 +69,13 @@ impl DeadLetters {
                 retry_in_ms = backoff.next().as_millis(),
                 "cannot write to the dead-letter topic"
             );
-            if !backoff.wait(cancel).await {
-                return Handled::Interrupted;
-            }
+            backoff.wait(cancel).await?;
         }
     }
 
     async fn try_send(
         &self,
-        message: &BorrowedMessage<'_>,
+        message: &impl Message,
         reason: &str,
         with_payload: bool,
     ) -> Result<(), KafkaError> {
@@ -105,7 +101,7 @@ impl DeadLetters {
         if !with_payload {
             dlq_headers = dlq_headers.insert(Header {
                 key: headers::DLQ_PAYLOAD_OMITTED,
-                value: Some(&message.payload_len().to_string()),
+                value: Some(&message.payload().map_or(0, <[u8]>::len).to_string()),
             });
         }
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(dlq_headers);

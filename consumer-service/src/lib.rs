@@ -9,7 +9,9 @@ mod backoff;
 pub mod config;
 mod context;
 mod dead_letter;
+mod group;
 pub mod handler;
+mod record;
 mod worker;
 
 use std::future::Future;

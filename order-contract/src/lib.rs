@@ -6,6 +6,7 @@
 //! (tests, load generators, other services) can depend on it cheaply.
 
 mod integral;
+pub mod rfc3339;
 mod validate;
 
 pub use validate::{FieldError, OrderInput, limits, validate};
@@ -69,7 +70,7 @@ pub struct Order {
     /// Sum of `quantity * unit_price_cents` over all items, computed by the producer.
     pub total_cents: u64,
     /// When the producer accepted the order.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

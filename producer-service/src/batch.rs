@@ -17,6 +17,7 @@ pub use crate::config::MAX_BATCH_ORDERS;
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBatchBytes, parse};
 use crate::handler::{self, OrderAccepted, OrderRequest};
+use crate::observe::RequestHeaders;
 use crate::outcome::{self, Outcome};
 use crate::state::AppState;
 
@@ -107,10 +108,7 @@ pub enum ResultBody<'a> {
     path = "/orders/batch",
     request_body(content = BatchRequest, content_type = "application/json"),
     security(("bearer" = []), ()),
-    params(
-        ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; a new trace is started without it."),
-        ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
-    ),
+    params(RequestHeaders),
     responses(
         (status = 207, description = "Every order handled: one result per order, in request order, each 201 (stored) or a problem (400, 422 or 503 as `POST /orders` answers them). Retry the 503 ones with the `order_id` their problem names.", body = BatchAnswer,
             headers(("x-request-id" = String, description = "The request's id."))),

@@ -81,6 +81,11 @@ pub fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, ApiError> {
             "the body must be a JSON object".to_owned(),
         ));
     }
+    // Tracking the path costs every field; it is only needed to say where
+    // a body is wrong, so a body is read plainly first.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -1,9 +1,7 @@
 //! `POST /orders`: validate, stamp, publish, and answer once Kafka acknowledged.
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::{Extension, Json};
 use order_contract::{LineItem, Order, OrderInput};
 use serde::{Deserialize, Serialize};
@@ -12,9 +10,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{ApiError, MayBeStored, Problem};
+use crate::error::{ApiError, Problem};
 use crate::extract::JsonBody;
-use crate::outcome::{self, Outcome};
+use crate::observe::RequestHeaders;
 use crate::state::AppState;
 
 /// The request body. Unknown fields are ignored so that newer clients keep
@@ -66,7 +64,7 @@ pub struct OrderAccepted {
     /// same.
     pub offset: Option<i64>,
     /// When the service accepted the order (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "order_contract::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// Sum of the items, in the smallest unit of the currency.
@@ -81,10 +79,7 @@ pub struct OrderAccepted {
     request_body(content = OrderRequest, content_type = "application/json"),
     // Either a bearer token, or none when the API runs without API_TOKENS.
     security(("bearer" = []), ()),
-    params(
-        ("traceparent" = Option<String>, Header, description = "W3C trace context to continue; a new trace is started without it."),
-        ("x-request-id" = Option<String>, Header, description = "Request id for the logs (at most 128 characters); generated without it."),
-    ),
+    params(RequestHeaders),
     responses(
         (status = 201, description = "Stored: the broker acknowledged the order. `offset` is null when the broker acknowledged it without reporting a position (a retried write it had already stored).", body = OrderAccepted,
             headers(("x-request-id" = String, description = "The request's id."))),
@@ -151,18 +146,4 @@ pub(crate) async fn accept(
         created_at: order.created_at,
         total_cents,
     })
-}
-
-/// Middleware around `POST /orders`: counts every answer in
-/// `orders_published_total`, those of the layers before the handler (401,
-/// 503 `overloaded`) included. Acked: stored. Failed: handed to Kafka but
-/// not acknowledged, so it may or may not be stored. Rejected: refused
-/// before it reached Kafka.
-pub async fn count_outcome(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    outcome::count(Outcome::of(
-        response.status().is_success(),
-        response.extensions().get::<MayBeStored>().is_some(),
-    ));
-    response
 }

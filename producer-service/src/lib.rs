@@ -8,10 +8,10 @@
 mod auth;
 pub mod batch;
 pub mod config;
-mod correlation;
 mod error;
 mod extract;
 pub mod handler;
+mod observe;
 pub mod openapi;
 mod outcome;
 pub mod publisher;
@@ -129,6 +129,7 @@ pub async fn serve(
 /// [`service_kit::metrics`]).
 fn describe_metrics() {
     service_kit::metrics::recorder();
+    observe::describe();
     outcome::describe();
     metrics::describe_histogram!(
         "kafka_ack_duration_seconds",

@@ -1,23 +1,23 @@
 //! Publishing orders to Kafka and knowing whether Kafka is reachable.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use futures::channel::oneshot::Canceled;
+use metrics::Histogram;
 use order_contract::{CONTENT_TYPE_JSON, Order, SCHEMA_VERSION, headers};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::future_producer::OwnedDeliveryResult;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use service_kit::Readiness;
 use service_kit::ServiceContext;
 use service_kit::kafka::{ClientError, ClientSettings};
 use service_kit::metrics::STATISTICS_INTERVAL_MS;
-use tokio::time::error::Elapsed;
-use tracing::Instrument;
-use uuid::Uuid;
 
 use crate::config::{Config, MAX_BATCH_ORDERS};
-use crate::outcome::{self, Outcome};
+
+mod pending;
+
+use pending::Pending;
 
 /// Where the broker stored an acknowledged order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,10 @@ impl Publisher {
         let sent = Instant::now();
         let delivered = pending.wait().await;
         if delivered.is_ok() {
-            metrics::histogram!("kafka_ack_duration_seconds").record(sent.elapsed());
+            static ACK_DURATION: OnceLock<Histogram> = OnceLock::new();
+            ACK_DURATION
+                .get_or_init(|| metrics::histogram!("kafka_ack_duration_seconds"))
+                .record(sent.elapsed());
         }
         delivered
     }
@@ -196,7 +199,7 @@ fn client_config(config: &Config) -> ClientSettings {
         // next ones fail out of sequence; after leader changes on a real
         // three-node cluster, some orders were then acknowledged with an
         // offset other than where they were stored (5 of 10 fault runs with
-        // 5 in flight, none with 1; README, "Delivery guarantees"). One
+        // 5 in flight, none with 1; docs/delivery-guarantees.md). One
         // request at a time keeps the idempotent retries exact.
         ("max.in.flight.requests.per.connection", "1".to_owned()),
         // The HTTP layer bounds the orders whose requests wait; this bounds
@@ -208,92 +211,18 @@ fn client_config(config: &Config) -> ClientSettings {
             (2 * (config.max_in_flight_orders + config.max_in_flight_batches * MAX_BATCH_ORDERS))
                 .to_string(),
         ),
+        // Every client waits for its order's acknowledgement, so time spent
+        // waiting for a fuller batch is latency: librdkafka's default 5 ms
+        // was most of the median at a moderate rate (6.5 ms, against 3.1 ms
+        // with 1 at 1,500 orders/s; BENCHMARKS.md). Under load batches fill
+        // anyway, one request being in flight at a time: at 256 connections
+        // 5, 1 and 0 ms cost the same instructions per order.
+        ("linger.ms", "1".to_owned()),
         // librdkafka backs off up to 10 s between reconnects; after a few
         // dropped connections that alone outlasts the delivery timeout.
         ("reconnect.backoff.max.ms", "1000".to_owned()),
         ("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_owned()),
     ])
-}
-
-/// An order handed to librdkafka whose delivery report is awaited.
-struct Pending {
-    /// Taken once the report is in, or handed to a follow-up task.
-    delivery: Option<DeliveryFuture>,
-    order_id: Uuid,
-    timeout: Duration,
-}
-
-impl Pending {
-    /// Waits for the delivery report. librdkafka enforces the delivery
-    /// timeout itself; the outer timeout only guards against a report that
-    /// never comes.
-    async fn wait(&mut self) -> Result<Ack, PublishError> {
-        let delivery = self.delivery.as_mut().expect("waited once");
-        let report = tokio::time::timeout(guard(self.timeout), delivery).await;
-        self.delivery = None;
-        settle(report, self.timeout)
-    }
-}
-
-impl Drop for Pending {
-    /// The request was dropped before the report came: follow the order to
-    /// its end, count it and log one line with its id, in the request's span.
-    fn drop(&mut self) {
-        let Some(delivery) = self.delivery.take() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let (order_id, timeout) = (self.order_id, self.timeout);
-        let follow = async move {
-            let report = tokio::time::timeout(guard(timeout), delivery).await;
-            match settle(report, timeout) {
-                Ok(ack) => {
-                    outcome::count(Outcome::Acked);
-                    tracing::warn!(
-                        %order_id,
-                        partition = ack.partition,
-                        offset = ack.offset,
-                        "order stored, but its client went away before the answer"
-                    );
-                }
-                Err(error) => {
-                    outcome::count(Outcome::Failed);
-                    tracing::warn!(
-                        %order_id,
-                        %error,
-                        "order not acknowledged, and its client went away before the answer"
-                    );
-                }
-            }
-        };
-        runtime.spawn(follow.in_current_span());
-    }
-}
-
-/// The longest wait for a delivery report: librdkafka's own timeout and a
-/// second more.
-fn guard(timeout: Duration) -> Duration {
-    timeout + Duration::from_secs(1)
-}
-
-/// A delivery report awaited within [`guard`]: the report, the producer
-/// gone (canceled), or no report in time (elapsed).
-type Report = Result<Result<OwnedDeliveryResult, Canceled>, Elapsed>;
-
-/// What a delivery report (or its absence) means for the order.
-fn settle(report: Report, timeout: Duration) -> Result<Ack, PublishError> {
-    match report {
-        Ok(Ok(Ok(delivery))) => Ok(Ack {
-            partition: delivery.partition,
-            offset: (delivery.offset >= 0).then_some(delivery.offset),
-        }),
-        Ok(Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))))
-        | Err(_) => Err(PublishError::TimedOut(timeout)),
-        Ok(Ok(Err((error, _)))) => Err(PublishError::Kafka(error)),
-        Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
-    }
 }
 
 /// Fetches the topic's metadata: succeeds when a broker answers and knows the topic.

@@ -1,24 +1,23 @@
 //! The HTTP surface: which path goes to which handler, and the layers around them.
 
 use std::any::Any;
+use std::sync::Arc;
 
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state, map_request};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use axum::{BoxError, Router};
-use tower::ServiceBuilder;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::auth::{self, ApiTokens};
-use crate::correlation::{self, X_REQUEST_ID};
 use crate::error::ApiError;
+use crate::observe;
 use crate::state::AppState;
 use crate::{batch, handler};
 
-/// Limits of the order endpoint that act before its handler runs.
+/// Limits of the order endpoints that act before their handlers run.
 #[derive(Clone)]
 pub struct Edge {
     /// Who may post orders.
@@ -33,72 +32,66 @@ pub struct Edge {
 /// `GET /openapi.json` (probes and metrics are on the management listener).
 /// Unknown paths and methods get problem documents too.
 pub fn app(state: AppState, edge: Edge) -> Router {
+    let orders = guarded(
+        post(handler::create_order),
+        state.max_body_bytes,
+        edge.max_in_flight_orders,
+        &edge.api_tokens,
+    );
+    let batches = guarded(
+        post(batch::create_orders),
+        state.max_batch_body_bytes,
+        edge.max_in_flight_batches,
+        &edge.api_tokens,
+    );
     Router::new()
-        .route("/orders", create_order(&state, edge.clone()))
-        .route("/orders/batch", create_orders(&state, edge))
+        .route("/orders", orders)
+        .route("/orders/batch", batches)
         .with_state(state)
         .merge(crate::openapi::routes())
-        // A route layer sees the matched route template; unknown paths are
-        // not counted, so clients cannot create series.
-        .route_layer(from_fn(service_kit::metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // The last guard: a bug that panics still gets a problem document.
         .layer(CatchPanicLayer::custom(internal_error))
         // Outside the panic guard, so that every log line of a request,
-        // problems and panics included, carries its request_id and trace_id.
-        .layer(from_fn(correlation::correlate))
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
-        .layer(SetRequestIdLayer::new(
-            X_REQUEST_ID,
-            correlation::NewRequestId,
-        ))
-        .layer(map_request(correlation::drop_unusable_request_id))
+        // problems and panics included, carries its request_id and trace_id,
+        // and every answer is counted.
+        .layer(from_fn(observe::observe))
 }
 
-/// `POST /orders` and, outermost first: the outcome metric, then the
-/// guards of [`guarded`].
-fn create_order(state: &AppState, edge: Edge) -> MethodRouter<AppState> {
-    guarded(
-        post(handler::create_order),
-        state.max_body_bytes,
-        edge.max_in_flight_orders,
-        edge.api_tokens,
-    )
-    .route_layer(from_fn(handler::count_outcome))
-}
-
-/// `POST /orders/batch`, with its own body limit and in-flight limit. Its
-/// handler counts each order's outcome itself.
-fn create_orders(state: &AppState, edge: Edge) -> MethodRouter<AppState> {
-    guarded(
-        post(batch::create_orders),
-        state.max_batch_body_bytes,
-        edge.max_in_flight_batches,
-        edge.api_tokens,
-    )
-}
-
-/// `route` behind, outermost first: the token check, and the in-flight
-/// limit, which refuses a request beyond `max_in_flight` with 503 before a
-/// byte of its body is read, so that memory stays bounded however many
-/// clients upload at once; then the body limit.
+/// `route` behind, outermost first: the token check (when tokens are
+/// configured), and the in-flight limit, which refuses a request beyond
+/// `max_in_flight` with 503 before a byte of its body is read, so that
+/// memory stays bounded however many clients upload at once; then the body
+/// limit.
 fn guarded(
     route: MethodRouter<AppState>,
     max_body_bytes: usize,
     max_in_flight: usize,
-    api_tokens: ApiTokens,
+    api_tokens: &ApiTokens,
 ) -> MethodRouter<AppState> {
-    let limit = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|_: BoxError| async {
-            ApiError::Overloaded
-        }))
-        .load_shed()
-        .concurrency_limit(max_in_flight);
-    route
+    let limit = Arc::new(Semaphore::new(max_in_flight));
+    let route = route
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .route_layer(limit)
-        .route_layer(from_fn_with_state(api_tokens, auth::require_token))
+        .route_layer(from_fn_with_state(limit, in_flight_limit));
+    if api_tokens.is_open() {
+        route
+    } else {
+        route.route_layer(from_fn_with_state(api_tokens.clone(), auth::require_token))
+    }
+}
+
+/// Runs the request if one of the route's places is free, holding it until
+/// the answer; otherwise answers 503 `overloaded` at once.
+async fn in_flight_limit(
+    State(places): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match places.try_acquire_owned() {
+        Ok(_place) => next.run(request).await,
+        Err(_) => ApiError::Overloaded.into_response(),
+    }
 }
 
 /// Answers a panic with a 500 problem document and logs it once.

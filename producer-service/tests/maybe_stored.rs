@@ -110,7 +110,7 @@ async fn an_order_whose_client_went_away_is_still_settled_and_logged_with_its_id
             ("KAFKA_BROKERS", &kafka.bootstrap),
             ("HTTP_ADDR", "127.0.0.1:0"),
             ("MANAGEMENT_ADDR", "127.0.0.1:0"),
-            ("DELIVERY_TIMEOUT_MS", "1500"),
+            ("DELIVERY_TIMEOUT_MS", "4000"),
         ],
     );
     let listening = service.wait_for_message("producer-service listening");
@@ -120,7 +120,7 @@ async fn an_order_whose_client_went_away_is_still_settled_and_logged_with_its_id
     // Stored after the client left.
     kafka
         .cluster
-        .broker_round_trip_time(1, Duration::from_millis(1000))
+        .broker_round_trip_time(1, Duration::from_millis(800))
         .unwrap();
     let stored = Uuid::now_v7();
     let mut order = valid_order();

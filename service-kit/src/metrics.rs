@@ -1,17 +1,15 @@
 //! Prometheus metrics for both services: the process-wide recorder, the
-//! `GET /metrics` route, per-request HTTP metrics, and librdkafka's
-//! statistics turned into gauges. The services record their own counters
-//! with the `metrics` macros; the README lists every name.
+//! `GET /metrics` route, and librdkafka's statistics turned into gauges.
+//! The services record their own metrics with the `metrics` macros; the
+//! docs/observability.md lists every name.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Router, http::header};
-use metrics::{counter, gauge, histogram};
+use metrics::gauge;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rdkafka::Statistics;
 
@@ -41,14 +39,15 @@ pub fn recorder() -> &'static PrometheusHandle {
             .install_recorder()
             .expect("no other metrics recorder is installed");
         describe();
-        // Histogram samples pile up between scrapes until upkeep folds them
-        // into buckets; without a scraper, this keeps memory flat.
+        // Histogram samples pile up until upkeep folds them into buckets:
+        // at the consumer's 200,000 records a second, every second of
+        // samples is 1.5 MiB, so upkeep runs every second, scraper or not.
         let upkeep = handle.clone();
         std::thread::Builder::new()
             .name("metrics-upkeep".to_owned())
             .spawn(move || {
                 loop {
-                    std::thread::sleep(Duration::from_secs(5));
+                    std::thread::sleep(Duration::from_secs(1));
                     upkeep.run_upkeep();
                 }
             })
@@ -70,45 +69,6 @@ pub fn routes() -> Router {
                 .into_response()
         }),
     )
-}
-
-/// Middleware for `Router::route_layer`: counts and times each request by
-/// route template (not raw path, which would let clients create series) and
-/// tracks how many are in flight.
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let _in_flight = InFlight::enter();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    histogram!("http_request_duration_seconds", &labels).record(started.elapsed());
-    counter!("http_requests_total", &labels).increment(1);
-    response
-}
-
-/// Holds `http_requests_in_flight` up while a request runs, including one
-/// whose client went away (its future is dropped, not completed).
-struct InFlight;
-
-impl InFlight {
-    fn enter() -> Self {
-        gauge!("http_requests_in_flight").increment(1);
-        Self
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        gauge!("http_requests_in_flight").decrement(1);
-    }
 }
 
 /// Turns one librdkafka statistics report into gauges: broker round-trip
@@ -145,16 +105,6 @@ pub fn record_statistics(statistics: &Statistics) {
 
 /// HELP lines for the shared metrics.
 fn describe() {
-    metrics::describe_counter!(
-        "http_requests_total",
-        "HTTP requests answered, by method, route template and status."
-    );
-    metrics::describe_histogram!(
-        "http_request_duration_seconds",
-        metrics::Unit::Seconds,
-        "Time from request to response headers, by method, route template and status."
-    );
-    metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being handled.");
     metrics::describe_gauge!(
         "kafka_broker_rtt_seconds",
         metrics::Unit::Seconds,
@@ -168,49 +118,4 @@ fn describe() {
         "kafka_consumer_lag",
         "Records between this instance's position and the partition's end, by topic and partition (0 where another instance owns it)."
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::{Body, to_bytes};
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    #[tokio::test]
-    async fn requests_are_counted_by_route_template_and_rendered() {
-        let app = Router::new()
-            .route("/items/{id}", get(|| async { "item" }))
-            .merge(routes())
-            .route_layer(axum::middleware::from_fn(track_http));
-        for id in ["1", "2"] {
-            let request = Request::get(format!("/items/{id}"))
-                .body(Body::empty())
-                .unwrap();
-            let response = app.clone().oneshot(request).await.unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-        }
-
-        let request = Request::get("/metrics").body(Body::empty()).unwrap();
-        let response = app.oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let text = String::from_utf8(
-            to_bytes(response.into_body(), 1 << 20)
-                .await
-                .unwrap()
-                .to_vec(),
-        )
-        .unwrap();
-        assert!(
-            text.contains(
-                r#"http_requests_total{method="GET",route="/items/{id}",status="200"} 2"#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/items/{id}",status="200",le="+Inf"} 2"#),
-            "{text}"
-        );
-        assert!(!text.contains("/items/1"), "raw paths make no series");
-    }
 }

@@ -1,0 +1,97 @@
+//! An order handed to librdkafka, and what its delivery report (or the lack
+//! of one) means: the answer to its request, or, when the request is gone, a
+//! follow-up that still counts and logs the order's end.
+
+use std::time::Duration;
+
+use futures::channel::oneshot::Canceled;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::DeliveryFuture;
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
+use tokio::time::error::Elapsed;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{Ack, PublishError};
+use crate::outcome::{self, Outcome};
+
+/// An order handed to librdkafka whose delivery report is awaited.
+pub(super) struct Pending {
+    /// Taken once the report is in, or handed to a follow-up task.
+    pub(super) delivery: Option<DeliveryFuture>,
+    pub(super) order_id: Uuid,
+    pub(super) timeout: Duration,
+}
+
+impl Pending {
+    /// Waits for the delivery report. librdkafka enforces the delivery
+    /// timeout itself; the outer timeout only guards against a report that
+    /// never comes.
+    pub(super) async fn wait(&mut self) -> Result<Ack, PublishError> {
+        let delivery = self.delivery.as_mut().expect("waited once");
+        let report = tokio::time::timeout(guard(self.timeout), delivery).await;
+        self.delivery = None;
+        settle(report, self.timeout)
+    }
+}
+
+impl Drop for Pending {
+    /// The request was dropped before the report came: follow the order to
+    /// its end, count it and log one line with its id, in the request's span.
+    fn drop(&mut self) {
+        let Some(delivery) = self.delivery.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (order_id, timeout) = (self.order_id, self.timeout);
+        let follow = async move {
+            let report = tokio::time::timeout(guard(timeout), delivery).await;
+            match settle(report, timeout) {
+                Ok(ack) => {
+                    outcome::count(Outcome::Acked);
+                    tracing::warn!(
+                        %order_id,
+                        partition = ack.partition,
+                        offset = ack.offset,
+                        "order stored, but its client went away before the answer"
+                    );
+                }
+                Err(error) => {
+                    outcome::count(Outcome::Failed);
+                    tracing::warn!(
+                        %order_id,
+                        %error,
+                        "order not acknowledged, and its client went away before the answer"
+                    );
+                }
+            }
+        };
+        runtime.spawn(follow.in_current_span());
+    }
+}
+
+/// The longest wait for a delivery report: librdkafka's own timeout and a
+/// second more.
+fn guard(timeout: Duration) -> Duration {
+    timeout + Duration::from_secs(1)
+}
+
+/// A delivery report awaited within [`guard`]: the report, the producer
+/// gone (canceled), or no report in time (elapsed).
+type Report = Result<Result<OwnedDeliveryResult, Canceled>, Elapsed>;
+
+/// What a delivery report (or its absence) means for the order.
+fn settle(report: Report, timeout: Duration) -> Result<Ack, PublishError> {
+    match report {
+        Ok(Ok(Ok(delivery))) => Ok(Ack {
+            partition: delivery.partition,
+            offset: (delivery.offset >= 0).then_some(delivery.offset),
+        }),
+        Ok(Ok(Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut), _))))
+        | Err(_) => Err(PublishError::TimedOut(timeout)),
+        Ok(Ok(Err((error, _)))) => Err(PublishError::Kafka(error)),
+        Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
+    }
+}
