@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command:
 #   1. every unit and integration test of the workspace, against
-#      librdkafka's in-process mock cluster (no Docker, no broker);
+#      librdkafka's in-process mock cluster (no Docker, no broker), but
+#      local-kafka's, which run its command on Apache Kafka (under a minute);
 #   2. the end-to-end suite against Apache Kafka (scripts/e2e.sh; the first
 #      run fetches Kafka from Maven Central, seconds).
 set -euo pipefail

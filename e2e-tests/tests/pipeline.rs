@@ -47,7 +47,7 @@ fn two_thousand_concurrent_orders_are_each_acknowledged_stored_and_processed_onc
 /// Apache Kafka 3.9.
 #[test]
 fn two_thousand_orders_on_zookeeper_mode_kafka_are_each_acknowledged_stored_and_processed_once() {
-    let broker = test_support::kafka::ZooKeeperKafka::start();
+    let broker = Broker::zookeeper();
     two_thousand_orders(&broker.bootstrap);
 }
 

@@ -2,7 +2,8 @@
 //! (librdkafka's mock cluster) per test, and blocking functions that write
 //! records and read topics back without going through the code under test;
 //! test orders ([`order`], [`publish_order`], [`processed`]); the binaries
-//! as child processes ([`ServiceProcess`]); Apache Kafka ([`kafka`]); and the load
+//! as child processes ([`ServiceProcess`]); Apache Kafka ([`kafka`], started
+//! by `local-kafka`); and the load
 //! and ledger of the fault suite ([`load`], [`Ledger`]).
 //!
 //! The functions take the bootstrap address rather than the cluster, which
@@ -190,19 +191,4 @@ pub fn binary(var: &str, default: impl FnOnce() -> std::path::PathBuf) -> std::p
         path.display()
     );
     path
-}
-
-/// `$XDG_CACHE_HOME`, or `~/.cache`.
-fn cache_home() -> std::path::PathBuf {
-    std::env::var_os("XDG_CACHE_HOME").map_or_else(
-        || {
-            std::env::var_os("HOME")
-                .map_or_else(
-                    || std::path::PathBuf::from("/root"),
-                    std::path::PathBuf::from,
-                )
-                .join(".cache")
-        },
-        std::path::PathBuf::from,
-    )
 }

@@ -1,109 +1,57 @@
-//! Apache Kafka itself, as child processes: one KRaft node (broker and
-//! controller in one JVM) or a cluster of several, the broker of the
-//! end-to-end suite and the benchmark. `scripts/local-broker.sh` fetches
-//! Kafka from Maven Central into a cache; `KAFKA_HOME` (the folder with
-//! `libs/` and `log4j2.xml`) overrides where it is found.
+//! Apache Kafka itself for the end-to-end suite and the benchmark: a
+//! [`local_kafka::Cluster`] (one KRaft node, a cluster, ZooKeeper mode,
+//! SCRAM users, TLS) started the way the `local-kafka` command starts it,
+//! with the panicking API tests want, and the checks tests make on it
+//! (`inspect.rs`).
 //!
-//! Each node has three listeners on loopback: `CLIENT` for the services
-//! (plain, or SASL SCRAM-SHA-512 when the broker has users), `INTERNAL`
-//! (plain) between brokers and for this harness's own administration, and
-//! `CONTROLLER` for the KRaft quorum.
+//! Kafka is found in `KAFKA_HOME` (the folder with `libs/`, as
+//! `scripts/e2e.sh` sets it, having fetched it once before the tests run
+//! in parallel), else in `local-kafka`'s cache, fetched there if missing.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-
-use crate::ServiceProcess;
+use local_kafka::{Cluster, Home, Mode, Options, User, fetch};
+use rdkafka::consumer::BaseConsumer;
 
 mod inspect;
-mod setup;
-mod tls;
-mod zookeeper;
 
-use setup::{cluster_id, fresh_dir, kafka_home};
-pub use tls::Certificates;
-pub use zookeeper::ZooKeeperKafka;
-
-/// Runs `command` to its end.
-///
-/// # Panics
-/// If it cannot start or fails; the message holds its standard error.
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("{what} cannot run: {error}"));
-    assert!(
-        output.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Partitions of the orders topic, as in docker-compose.yml.
-pub const ORDERS_PARTITIONS: i32 = 6;
-
-/// The Kafka version, as in docker-compose.kraft.yml and
-/// scripts/local-broker.sh.
-pub const KAFKA_VERSION: &str = "4.1.0";
-
-/// The SASL mechanism of a broker with users.
-const MECHANISM: &str = "SCRAM-SHA-512";
-
-/// One JVM of the cluster.
-struct Node {
-    id: i32,
-    client_port: u16,
-    internal_port: u16,
-    controller_port: u16,
-    process: Option<ServiceProcess>,
-}
-
-/// A Kafka cluster of one or more KRaft nodes with `orders` (6 partitions)
-/// and `orders.dlq`; every process is killed and the data removed when
-/// dropped.
-pub struct Broker {
-    home: PathBuf,
-    data: PathBuf,
-    nodes: Vec<Node>,
-    /// SCRAM-SHA-512 user and password that [`Broker::client`] logs in with,
-    /// when the broker requires authentication.
-    login: Option<(String, String)>,
-    /// `host:port` list of the client listeners, for `KAFKA_BROKERS`.
-    pub bootstrap: String,
-    /// `host:port` list of the plain internal listeners, for checks that
-    /// bypass authentication.
-    pub internal: String,
-    /// The CA and client files, when the client listener speaks TLS.
-    pub certificates: Option<Certificates>,
-}
+pub use local_kafka::{Certificates, KAFKA_VERSION, ORDERS_PARTITIONS};
 
 /// How the client listener is secured.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Security<'a> {
-    /// SCRAM-SHA-512 users (name, password), created the Kafka way when the
-    /// storage is formatted; none: no SASL.
+    /// SCRAM users (name, password), created through Kafka's admin API as
+    /// the broker starts; none: no SASL.
     pub users: &'a [(&'a str, &'a str)],
-    /// TLS, with certificates made for the test ([`Broker::certificates`]).
+    /// TLS, with certificates made for the test ([`Cluster::certificates`]).
     pub tls: bool,
     /// With `tls`: the broker requires a client certificate signed by the
     /// test's CA (mutual TLS).
     pub client_auth: bool,
 }
 
-impl Security<'_> {
-    /// The listener's `security.protocol`.
-    fn protocol(&self) -> &'static str {
-        match (self.users.is_empty(), self.tls) {
-            (true, false) => "PLAINTEXT",
-            (false, false) => "SASL_PLAINTEXT",
-            (true, true) => "SSL",
-            (false, true) => "SASL_SSL",
-        }
+/// A Kafka cluster with `orders` (6 partitions) and `orders.dlq`; every
+/// process is killed and the data removed when dropped. It derefs to the
+/// [`Cluster`], whose fields (`bootstrap`, `internal`, `certificates`) and
+/// infallible methods (`kill`, `crash`, `node_ids`) tests use as they are;
+/// the fallible ones are wrapped here to panic, as tests want.
+pub struct Broker {
+    cluster: Cluster,
+}
+
+impl Deref for Broker {
+    type Target = Cluster;
+
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+impl DerefMut for Broker {
+    fn deref_mut(&mut self) -> &mut Cluster {
+        &mut self.cluster
     }
 }
 
@@ -112,9 +60,10 @@ impl Broker {
     /// the topics.
     ///
     /// # Panics
-    /// If Kafka is missing or does not come up within a minute.
+    /// If Kafka is missing and cannot be fetched, or does not come up
+    /// within two minutes.
     pub fn start() -> Self {
-        Self::launch(1, &Security::default())
+        Self::launch(Mode::KRaft, 1, &Security::default())
     }
 
     /// Starts a cluster of `nodes` KRaft nodes (each broker and controller,
@@ -125,13 +74,21 @@ impl Broker {
     /// # Panics
     /// As [`Broker::start`].
     pub fn cluster(nodes: usize) -> Self {
-        Self::launch(nodes, &Security::default())
+        Self::launch(Mode::KRaft, nodes, &Security::default())
+    }
+
+    /// Apache Kafka 3.9 in ZooKeeper mode, one broker and ZooKeeper, as
+    /// `docker-compose.yml` runs them.
+    ///
+    /// # Panics
+    /// As [`Broker::start`].
+    pub fn zookeeper() -> Self {
+        Self::launch(Mode::ZooKeeper, 1, &Security::default())
     }
 
     /// A one-node broker that requires SASL (`SASL_PLAINTEXT`,
     /// `SCRAM-SHA-512`) on its client listener and knows `users` (name,
-    /// password), created the Kafka way when the storage is formatted.
-    /// [`Broker::client`] logs in as the first user.
+    /// password). [`Broker::client`] logs in as the first user.
     ///
     /// # Panics
     /// As [`Broker::start`].
@@ -148,80 +105,20 @@ impl Broker {
     /// # Panics
     /// As [`Broker::start`], or if the certificates cannot be made.
     pub fn start_secured(security: &Security) -> Self {
-        Self::launch(1, security)
+        Self::launch(Mode::KRaft, 1, security)
     }
 
-    fn launch(nodes: usize, security: &Security) -> Self {
-        let users = security.users;
-        let home = kafka_home();
-        let data = fresh_dir();
-        let nodes: Vec<Node> = (1..=i32::try_from(nodes).expect("few nodes"))
-            .map(|id| Node {
-                id,
-                client_port: crate::free_port(),
-                internal_port: crate::free_port(),
-                controller_port: crate::free_port(),
-                process: None,
-            })
-            .collect();
-        let list = |port: fn(&Node) -> u16| {
-            nodes
-                .iter()
-                .map(|node| format!("127.0.0.1:{}", port(node)))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut broker = Self {
-            bootstrap: list(|node| node.client_port),
-            internal: list(|node| node.internal_port),
-            home,
-            certificates: security.tls.then(|| Certificates::make(&data)),
-            data,
-            nodes,
-            login: users
-                .first()
-                .map(|(name, password)| ((*name).to_owned(), (*password).to_owned())),
-        };
-        let cluster_id = cluster_id();
-        for index in 0..broker.nodes.len() {
-            broker.write_properties(index, security);
-            broker.format(index, &cluster_id, users);
-        }
-        for index in 0..broker.nodes.len() {
-            broker.spawn(index);
-        }
-        broker.wait_until_up();
-        broker.create_topic("orders", ORDERS_PARTITIONS);
-        broker.create_topic("orders.dlq", 1);
-        broker
-    }
-
-    fn spawn(&mut self, index: usize) {
-        let mut args = self.java_args("kafka.Kafka");
-        args.push(self.properties(index).display().to_string());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes[index].process = Some(ServiceProcess::spawn("java", &args, &[]));
-    }
-
-    /// Waits until every node answers metadata requests on its internal
-    /// listener.
-    fn wait_until_up(&mut self) {
-        let client = self.internal_client();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let brokers = client
-                .fetch_metadata(None, Duration::from_secs(2))
-                .map(|metadata| metadata.brokers().len());
-            if brokers.as_ref().is_ok_and(|&n| n == self.nodes.len()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Kafka did not come up within a minute ({brokers:?}); node 1 logged {:?}",
-                self.nodes[0].process.as_mut().map(|p| p.lines().to_vec())
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+    fn launch(mode: Mode, nodes: usize, security: &Security) -> Self {
+        let mut options = Options::new(home(mode), mode);
+        options.brokers = nodes;
+        options.security.users = users(security.users);
+        options.security.tls = security.tls;
+        options.security.client_auth = security.client_auth;
+        // Errors only: the tests read the services' logs, not Kafka's.
+        options.log_level = "ERROR".to_owned();
+        let cluster = Cluster::start(options)
+            .unwrap_or_else(|error| panic!("Apache Kafka ({mode}) did not start: {error:#}"));
+        Self { cluster }
     }
 
     /// The process id of the first node.
@@ -229,40 +126,7 @@ impl Broker {
     /// # Panics
     /// If it is not running.
     pub fn pid(&self) -> u32 {
-        self.node(1).process.as_ref().expect("running").pid()
-    }
-
-    /// The node ids, 1 to the cluster's size.
-    pub fn node_ids(&self) -> Vec<i32> {
-        self.nodes.iter().map(|node| node.id).collect()
-    }
-
-    fn node(&self, id: i32) -> &Node {
-        self.nodes
-            .iter()
-            .find(|node| node.id == id)
-            .expect("a node of the cluster")
-    }
-
-    fn node_mut(&mut self, id: i32) -> &mut Node {
-        self.nodes
-            .iter_mut()
-            .find(|node| node.id == id)
-            .expect("a node of the cluster")
-    }
-
-    /// Kills every node with SIGKILL, as a crash would.
-    pub fn crash(&mut self) {
-        for id in self.node_ids() {
-            self.kill(id);
-        }
-    }
-
-    /// Kills node `id` with SIGKILL.
-    pub fn kill(&mut self, id: i32) {
-        if let Some(mut process) = self.node_mut(id).process.take() {
-            process.crash();
-        }
+        self.cluster.node_pid(1).expect("node 1 runs")
     }
 
     /// Stops node `id` with SIGTERM (a controlled shutdown: it hands its
@@ -271,35 +135,28 @@ impl Broker {
     /// # Panics
     /// If it does not exit in time.
     pub fn stop(&mut self, id: i32) {
-        if let Some(mut process) = self.node_mut(id).process.take() {
-            process.terminate(Duration::from_secs(60));
-        }
+        let stopped = self.cluster.stop(id, Duration::from_secs(60));
+        stopped.unwrap_or_else(|error| panic!("{error:#}"));
     }
 
     /// Freezes node `id` (SIGSTOP), or thaws it (SIGCONT): a broker that
     /// stops answering without closing its connections.
+    ///
+    /// # Panics
+    /// If it does not run.
     pub fn freeze(&self, id: i32, frozen: bool) {
-        let signal = if frozen {
-            nix::sys::signal::Signal::SIGSTOP
-        } else {
-            nix::sys::signal::Signal::SIGCONT
-        };
-        self.node(id)
-            .process
-            .as_ref()
-            .expect("running")
-            .signal(signal);
+        let frozen = self.cluster.freeze(id, frozen);
+        frozen.unwrap_or_else(|error| panic!("{error:#}"));
     }
 
     /// Starts every node that is not running again, on the same ports and
     /// data, and waits until the whole cluster answers.
+    ///
+    /// # Panics
+    /// If it does not within two minutes.
     pub fn restart(&mut self) {
-        for index in 0..self.nodes.len() {
-            if self.nodes[index].process.is_none() {
-                self.spawn(index);
-            }
-        }
-        self.wait_until_up();
+        let restarted = self.cluster.restart();
+        restarted.unwrap_or_else(|error| panic!("restart: {error:#}"));
     }
 
     /// Sets the SCRAM password of each of `users` (creating them if new),
@@ -309,21 +166,8 @@ impl Broker {
     /// # Panics
     /// If Kafka's config tool fails.
     pub fn set_users(&mut self, users: &[(&str, &str)]) {
-        for (name, password) in users {
-            let mut configs = self.tool("kafka.admin.ConfigCommand");
-            configs
-                .arg("--bootstrap-server")
-                .arg(&self.internal)
-                .args(["--alter", "--entity-type", "users", "--entity-name", name])
-                .arg("--add-config")
-                .arg(format!("{MECHANISM}=[password={password}]"));
-            run(&mut configs, "kafka-configs");
-            if let Some((login, old)) = &mut self.login {
-                if login == name {
-                    *old = (*password).to_owned();
-                }
-            }
-        }
+        let set = self.cluster.set_users(&self::users(users));
+        set.unwrap_or_else(|error| panic!("{error:#}"));
     }
 
     /// Creates `name` with `partitions` partitions, replicated on every
@@ -332,67 +176,52 @@ impl Broker {
     /// # Panics
     /// If Kafka refuses.
     pub fn create_topic(&self, name: &str, partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.internal)
-            .create()
-            .expect("admin client created");
-        let replicas = i32::try_from(self.nodes.len().min(3)).expect("few nodes");
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replicas));
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = futures::executor::block_on(admin.create_topics([&topic], &options))
-            .expect("create topics request");
-        for result in results {
-            if let Err((topic, error)) = result {
-                panic!("cannot create topic {topic}: {error}");
-            }
-        }
+        let created = self.cluster.create_topic(name, partitions);
+        created.unwrap_or_else(|error| panic!("{error:#}"));
     }
 
     /// A client of the client listener, as the services see it: logged in
     /// and over TLS when the broker requires it.
     pub fn client(&self) -> BaseConsumer {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", &self.bootstrap);
-        let sasl = self.login.is_some();
-        let protocol = match (sasl, &self.certificates) {
-            (false, None) => "plaintext",
-            (true, None) => "sasl_plaintext",
-            (false, Some(_)) => "ssl",
-            (true, Some(_)) => "sasl_ssl",
-        };
-        config.set("security.protocol", protocol);
-        if let Some((name, password)) = &self.login {
-            config
-                .set("sasl.mechanism", MECHANISM)
-                .set("sasl.username", name)
-                .set("sasl.password", password);
-        }
-        if let Some(certificates) = &self.certificates {
-            config
-                .set("ssl.ca.location", certificates.ca.display().to_string())
-                .set(
-                    "ssl.certificate.location",
-                    certificates.client_certificate.display().to_string(),
-                )
-                .set(
-                    "ssl.key.location",
-                    certificates.client_key.display().to_string(),
-                );
-        }
-        config.create().expect("client created")
+        self.cluster
+            .client_config()
+            .create()
+            .expect("client created")
     }
 
+    /// A client of the plain listeners.
     fn internal_client(&self) -> BaseConsumer {
-        ClientConfig::new()
-            .set("bootstrap.servers", &self.internal)
+        self.cluster
+            .admin_config()
             .create()
             .expect("client created")
     }
 }
 
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.crash();
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
+fn users(users: &[(&str, &str)]) -> Vec<User> {
+    users
+        .iter()
+        .map(|(name, password)| User {
+            name: (*name).to_owned(),
+            password: (*password).to_owned(),
+        })
+        .collect()
+}
+
+/// Kafka for `mode`: `KAFKA_HOME` (KRaft mode only), or local-kafka's cache.
+fn home(mode: Mode) -> Home {
+    let kraft_home = std::env::var_os("KAFKA_HOME").filter(|_| mode == Mode::KRaft);
+    let home = match kraft_home {
+        Some(dir) => Home::at(PathBuf::from(dir), KAFKA_VERSION),
+        None => {
+            let cache =
+                std::env::var_os("KAFKA_CACHE").map_or_else(fetch::default_cache, PathBuf::from);
+            let version = match mode {
+                Mode::KRaft => KAFKA_VERSION,
+                Mode::ZooKeeper => local_kafka::ZOOKEEPER_KAFKA_VERSION,
+            };
+            fetch::install(&cache, version, &local_kafka::Interrupt::default())
+        }
+    };
+    home.unwrap_or_else(|error| panic!("Apache Kafka not found: {error:#}"))
 }

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The files a test hands to the services, all PEM.
+use anyhow::Context as _;
+
+/// The files clients need, all PEM.
 #[derive(Debug, Clone)]
 pub struct Certificates {
     /// The CA that signed the broker's (and the client's) certificate.
@@ -17,17 +19,17 @@ pub struct Certificates {
     /// Its private key (PKCS#8, unencrypted).
     pub client_key: PathBuf,
     /// The broker's key and certificate in one file: a PEM keystore.
-    pub(super) keystore: PathBuf,
+    pub(crate) keystore: PathBuf,
 }
 
 impl Certificates {
     /// Makes every file in `dir`.
     ///
-    /// # Panics
+    /// # Errors
     /// If `openssl` fails.
-    pub(super) fn make(dir: &Path) -> Self {
+    pub(crate) fn make(dir: &Path) -> anyhow::Result<Self> {
         let dir = dir.join("tls");
-        std::fs::create_dir_all(&dir).expect("tls directory created");
+        std::fs::create_dir_all(&dir).context("creating the tls directory")?;
         let path = |name: &str| dir.join(name);
         for ca in ["ca", "other-ca"] {
             openssl(&[
@@ -44,13 +46,13 @@ impl Certificates {
                 &arg(&path(&format!("{ca}.key"))),
                 "-out",
                 &arg(&path(&format!("{ca}.pem"))),
-            ]);
+            ])?;
         }
         std::fs::write(
             path("san.ext"),
             "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
         )
-        .expect("extension file written");
+        .context("writing the extension file")?;
         for (name, extensions) in [("broker", true), ("client", false)] {
             openssl(&[
                 "req",
@@ -63,7 +65,7 @@ impl Certificates {
                 &arg(&path(&format!("{name}.key"))),
                 "-out",
                 &arg(&path(&format!("{name}.csr"))),
-            ]);
+            ])?;
             let mut sign = vec![
                 "x509".to_owned(),
                 "-req".to_owned(),
@@ -82,19 +84,20 @@ impl Certificates {
             if extensions {
                 sign.extend(["-extfile".to_owned(), arg(&path("san.ext"))]);
             }
-            openssl(&sign.iter().map(String::as_str).collect::<Vec<_>>());
+            openssl(&sign.iter().map(String::as_str).collect::<Vec<_>>())?;
         }
         let keystore = path("broker-keystore.pem");
-        let key = std::fs::read_to_string(path("broker.key")).expect("broker key");
-        let certificate = std::fs::read_to_string(path("broker.pem")).expect("broker certificate");
-        std::fs::write(&keystore, key + &certificate).expect("keystore written");
-        Self {
+        let key = std::fs::read_to_string(path("broker.key")).context("broker key")?;
+        let certificate =
+            std::fs::read_to_string(path("broker.pem")).context("broker certificate")?;
+        std::fs::write(&keystore, key + &certificate).context("writing the keystore")?;
+        Ok(Self {
             ca: path("ca.pem"),
             other_ca: path("other-ca.pem"),
             client_certificate: path("client.pem"),
             client_key: path("client.key"),
             keystore,
-        }
+        })
     }
 }
 
@@ -102,9 +105,15 @@ fn arg(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn openssl(args: &[&str]) {
-    super::run(
-        Command::new("openssl").args(args),
-        &format!("openssl {args:?}"),
+fn openssl(args: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new("openssl")
+        .args(args)
+        .output()
+        .context("running openssl")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    Ok(())
 }
