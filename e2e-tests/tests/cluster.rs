@@ -79,7 +79,7 @@ fn scenario(name: &str, fault: impl FnOnce(&mut Broker)) -> Vec<Outcome> {
     );
     assert!(report.lost.is_empty(), "{name}: {report}");
     // Every 201 named where the order is. With five produce requests in
-    // flight this failed in half the runs (README, "Delivery guarantees").
+    // flight this failed in half the runs (docs/delivery-guarantees.md).
     assert!(report.misplaced.is_empty(), "{name}: {report}");
     outcomes
 }
