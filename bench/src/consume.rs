@@ -32,6 +32,11 @@ pub async fn drain(
                     ("MANAGEMENT_ADDR", "127.0.0.1:0"),
                     ("ORDERS_TOPIC", topic),
                     ("CONSUMER_GROUP", &group),
+                    // Members hear of a rebalance in a heartbeat's answer:
+                    // at librdkafka's default 3 s, an instance that starts a
+                    // moment late joins after the others drained the topic,
+                    // and the group never settles while there is work left.
+                    ("KAFKA_PROPERTIES", "heartbeat.interval.ms=100"),
                 ],
                 dir.join(format!("consumer-service-{instances}-{i}.log")),
             )

@@ -233,7 +233,7 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          the cores our service's runtime sees, and its default heap.\n\
          - Consumers: librdkafka's defaults, except the prefetch queue: \
          `queued.max.messages.kbytes=65536` for the plain consumer, 2048 for \
-         consumer-service (with `fetch.queue.backoff.ms=10`). Unless \
+         consumer-service (with `fetch.queue.backoff.ms=10`); the instances of the three-node runs heartbeat every 100 ms (`heartbeat.interval.ms`, 3 s by default), so that one starting a moment late joins the group before the others drained the topic. Unless \
          `fetch.max.bytes` is set, librdkafka lowers it (50 MiB by default) \
          to the queue's size, so consumer-service fetches at most 2 MiB a \
          request and the plain consumer 50 MiB.\n\

@@ -47,7 +47,7 @@ impl Settings {
         Self {
             seconds: 1,
             drain_count: 2_000,
-            scaling_count: 20_000,
+            scaling_count: 200_000,
             connections: vec![1, 64, 256],
             batch_connections: 4,
             batch_size: 100,
