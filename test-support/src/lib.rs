@@ -119,7 +119,7 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<OwnedMessage> {
 /// The number of records in `topic`, from the partitions' watermarks.
 ///
 /// # Panics
-/// If the watermarks cannot be fetched.
+/// If the watermarks cannot be fetched within 30 seconds.
 pub fn count(bootstrap: &str, topic: &str) -> i64 {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -132,12 +132,27 @@ pub fn count(bootstrap: &str, topic: &str) -> i64 {
         .partitions()
         .iter()
         .map(|p| {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
-                .expect("watermarks");
+            let (low, high) = watermarks(&consumer, topic, p.id());
             high - low
         })
         .sum()
+}
+
+/// A partition's low and high watermarks, asked again while its leader
+/// cannot answer yet: just after a failover the new leader refuses with
+/// `OffsetNotAvailable` until its high watermark has caught up.
+fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> (i64, i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Ok(watermarks) => return watermarks,
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("watermarks of {topic}/{partition} not yet known, asking again: {error}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(error) => panic!("watermarks of {topic}/{partition}: {error}"),
+        }
+    }
 }
 
 /// A consumer assigned every partition of `topic` from the beginning, outside any group.
