@@ -47,6 +47,9 @@ impl Settings {
         Self {
             seconds: 1,
             drain_count: 2_000,
+            // The scaling rate is measured after the last rebalance and
+            // needs half the orders left by then, after three instances
+            // joined one by one and the group rebalanced for each.
             scaling_count: 200_000,
             connections: vec![1, 64, 256],
             batch_connections: 4,
