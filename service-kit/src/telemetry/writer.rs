@@ -7,6 +7,8 @@
 //! A full buffer makes the logging thread wait for the writer, so no line
 //! is ever dropped; a process killed with SIGKILL loses what the buffer
 //! held (milliseconds' worth), an orderly exit ([`Writer::finish`]) nothing.
+//! Lines logged after the writer stopped (a thread that outlives shutdown,
+//! a panic while unwinding) are written at once by the thread that logs them.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -38,6 +40,8 @@ struct Shared {
 struct State {
     pending: Vec<u8>,
     finished: bool,
+    /// The output, handed back by the writer thread as it stops.
+    out: Option<Box<dyn Write + Send>>,
 }
 
 impl Shared {
@@ -64,7 +68,8 @@ impl Writer {
     ///
     /// # Errors
     /// If the thread cannot be started.
-    pub fn start(mut out: impl Write + Send + 'static) -> io::Result<(Self, Lines)> {
+    pub fn start(out: impl Write + Send + 'static) -> io::Result<(Self, Lines)> {
+        let mut out: Box<dyn Write + Send> = Box::new(out);
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -87,16 +92,22 @@ impl Writer {
                         })
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
-                    let finished = state.finished;
+                    if state.finished {
+                        // Under the lock until `out` is handed back, so a
+                        // line is either in this last write or finds `out`.
+                        let _ = out.write_all(&state.pending).and_then(|()| out.flush());
+                        state.pending = Vec::new();
+                        state.out = Some(out);
+                        drop(state);
+                        theirs.taken.notify_all();
+                        return;
+                    }
                     std::mem::swap(&mut batch, &mut state.pending);
                     drop(state);
                     theirs.taken.notify_all();
                     // Nowhere to report a failed write: stdout is the log.
                     let _ = out.write_all(&batch).and_then(|()| out.flush());
                     batch.clear();
-                    if finished {
-                        return;
-                    }
                 }
             })?;
         let lines = Lines(Arc::clone(&shared));
@@ -135,6 +146,11 @@ pub struct Line<'a>(&'a Shared);
 impl Write for Line<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let mut state = self.0.state();
+        if let Some(out) = state.out.as_mut() {
+            out.write_all(bytes)?;
+            out.flush()?;
+            return Ok(bytes.len());
+        }
         while state.pending.len() >= MAX_PENDING && !state.finished {
             state = self
                 .0
@@ -219,7 +235,18 @@ mod tests {
     }
 
     #[test]
-    fn a_line_is_written_without_waiting_for_more() {
+    fn a_line_logged_after_the_writer_stopped_is_still_written() {
+        let (sender, received) = mpsc::channel();
+        let (writer, lines) = Writer::start(Out(sender)).unwrap();
+        lines.make_writer().write_all(b"before\n").unwrap();
+        writer.finish();
+        lines.make_writer().write_all(b"after\n").unwrap();
+        let text: Vec<u8> = received.try_iter().flatten().collect();
+        assert_eq!(text, b"before\nafter\n");
+    }
+
+    #[test]
+    fn a_lone_line_is_written_after_the_linger_without_waiting_for_more() {
         let (sender, received) = mpsc::channel();
         let (writer, lines) = Writer::start(Out(sender)).unwrap();
         lines.make_writer().write_all(b"alone\n").unwrap();
