@@ -127,8 +127,10 @@ impl Cluster {
         }
     }
 
-    /// Stops node `id` with SIGTERM (a controlled shutdown: it hands its
-    /// leaderships over first) and waits up to `within` for it to exit.
+    /// Stops node `id` with SIGTERM and waits up to `within` for it to
+    /// exit. In KRaft mode that is a controlled shutdown (it hands its
+    /// leaderships over first); in ZooKeeper mode the brokers run without
+    /// one, and the controller moves the leaderships when the session ends.
     ///
     /// # Errors
     /// If it had not exited by then (it is killed).

@@ -31,17 +31,9 @@ pub fn java() -> PathBuf {
 /// [`Error::Refused`], naming the package to install.
 pub fn check_java() -> Result<(), Error> {
     let output = Command::new(java()).arg("-version").output();
-    // `openjdk version "17.0.15" 2025-04-15`, or "1.8.0_402" before Java 9.
-    let major = output.ok().and_then(|output| {
-        let text = String::from_utf8_lossy(&output.stderr).into_owned();
-        let quoted = text.lines().next()?.split('"').nth(1)?.to_owned();
-        let quoted = quoted.strip_prefix("1.").unwrap_or(&quoted);
-        quoted
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse::<u32>()
-            .ok()
-    });
+    let major = output
+        .ok()
+        .and_then(|output| major_version(&String::from_utf8_lossy(&output.stderr)));
     match major {
         Some(major) if major >= 17 => Ok(()),
         found => Err(Error::Refused(format!(
@@ -49,6 +41,20 @@ pub fn check_java() -> Result<(), Error> {
             found.map_or_else(|| "none".to_owned(), |major| major.to_string())
         ))),
     }
+}
+
+/// The major version in `java -version`'s output: `openjdk version
+/// "17.0.15" 2025-04-15`, or "1.8.0_402" before Java 9. Not always the first
+/// line: `JAVA_TOOL_OPTIONS` makes the JVM say "Picked up ..." before it.
+fn major_version(text: &str) -> Option<u32> {
+    let line = text.lines().find(|line| line.contains("version \""))?;
+    let quoted = line.split('"').nth(1)?;
+    let quoted = quoted.strip_prefix("1.").unwrap_or(quoted);
+    quoted
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Builds the JVMs' command lines for one cluster.
@@ -198,5 +204,24 @@ pub(crate) fn wait_child(child: &mut Child, interrupt: &Interrupt) -> Result<Exi
             return Err(Error::Interrupted);
         }
         std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::major_version;
+
+    #[test]
+    fn the_major_version_is_read_from_the_version_line_wherever_it_is() {
+        let picked_up = "Picked up JAVA_TOOL_OPTIONS: -Xss1m\n\
+                         openjdk version \"17.0.15\" 2025-04-15\n\
+                         OpenJDK Runtime Environment (build 17.0.15+6)\n";
+        assert_eq!(major_version(picked_up), Some(17));
+        assert_eq!(major_version("java version \"1.8.0_402\"\n"), Some(8));
+        assert_eq!(
+            major_version("openjdk version \"25\" 2025-09-16\n"),
+            Some(25)
+        );
+        assert_eq!(major_version("bash: java: command not found\n"), None);
     }
 }

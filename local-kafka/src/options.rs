@@ -136,8 +136,9 @@ pub struct Options {
     pub start_timeout: Duration,
     /// Puts the JVMs in a process group of their own, so that a ctrl-c at
     /// the terminal reaches only the caller, which stops them in order
-    /// (brokers, then ZooKeeper). Tests leave it off: killed, they take
-    /// their JVMs with them.
+    /// (brokers, then ZooKeeper). Tests leave it off, so that the ctrl-c
+    /// that stops `cargo test` stops their JVMs too; a test killed with
+    /// SIGKILL still leaves them running, as its `Drop` never runs.
     pub own_process_group: bool,
     /// Seen by every wait of the start-up and by the shutdown.
     pub interrupt: Interrupt,
