@@ -15,7 +15,7 @@ use crate::backoff::{Backoff, Interrupted};
 use crate::dead_letter::DeadLetters;
 use crate::handler::{self, Poison, Position, Process};
 
-/// Everything needed to handle a record; shared by the partitions' lanes.
+/// Everything the consume loop needs to handle a record.
 pub(crate) struct Records<P> {
     pub(crate) processor: P,
     pub(crate) dead_letters: DeadLetters,

@@ -47,7 +47,13 @@ pub fn count(outcome: Outcome) {
         [Outcome::Acked, Outcome::Failed, Outcome::Rejected]
             .map(|outcome| metrics::counter!("orders_published_total", "result" => outcome.label()))
     });
-    counters[outcome as usize].increment(1);
+    let [acked, failed, rejected] = counters;
+    let counter = match outcome {
+        Outcome::Acked => acked,
+        Outcome::Failed => failed,
+        Outcome::Rejected => rejected,
+    };
+    counter.increment(1);
 }
 
 /// The metric's HELP line.

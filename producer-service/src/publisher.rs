@@ -216,7 +216,7 @@ fn client_config(config: &Config) -> ClientSettings {
         // was most of the median at a moderate rate (6.5 ms, against 3.1 ms
         // with 1 at 1,500 orders/s; BENCHMARKS.md). Under load batches fill
         // anyway, one request being in flight at a time: at 256 connections
-        // 5, 1 and 0 ms cost the same instructions per order.
+        // 5 and 1 ms cost the same instructions per order.
         ("linger.ms", "1".to_owned()),
         // librdkafka backs off up to 10 s between reconnects; after a few
         // dropped connections that alone outlasts the delivery timeout.
