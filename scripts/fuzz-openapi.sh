@@ -39,5 +39,5 @@ for _ in $(seq 1 300); do
 done
 curl -sf "$ready" >/dev/null || { echo "dev-stack never became ready" >&2; exit 1; }
 
-"$st" run "$base/openapi.json" --url "$base" --checks all \
+"$st" --config-file scripts/schemathesis.toml run "$base/openapi.json" --url "$base" --checks all \
   --max-examples "${EXAMPLES:-300}" --no-color
