@@ -38,10 +38,10 @@ pub struct Config {
 
     /// Most connections open at once on the public listener; further
     /// clients wait in the kernel's accept queue until one closes. With
-    /// `MAX_IN_FLIGHT_ORDERS` and `MAX_BODY_BYTES` it bounds the service's
-    /// memory: about 24 KiB a connection. The open-file limit is raised to
-    /// fit it where the hard limit allows (else this is lowered, with a
-    /// warning).
+    /// `MAX_HEADER_BYTES`, `MAX_IN_FLIGHT_ORDERS` and `MAX_BODY_BYTES` it
+    /// bounds the service's memory (docs/security.md has the sum). The
+    /// open-file limit is raised to fit it where the hard limit allows
+    /// (else this is lowered, with a warning).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048)]
     pub max_connections: usize,
 
@@ -54,6 +54,19 @@ pub struct Config {
     /// being closed.
     #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_read_timeout_ms: u64,
+
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one is answered 431. It is also the most the server buffers for one
+    /// connection, pipelined requests included, so `MAX_CONNECTIONS` times
+    /// it bounds what clients can make the service hold. At least 8192.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024,
+          value_parser = clap::value_parser!(u64).range(8192..))]
+    pub max_header_bytes: u64,
+
+    /// Longest an answer may wait for the client to read it: a client that
+    /// sends requests and never reads the answers is cut off after this.
+    #[arg(long, env = "WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
 
     /// Topic accepted orders are published to.
     #[arg(long, env = "ORDERS_TOPIC", default_value = order_contract::DEFAULT_ORDERS_TOPIC)]
@@ -144,6 +157,22 @@ impl Config {
     /// See [`Config::header_read_timeout_ms`].
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// What the public listener allows: `MAX_CONNECTIONS`, the header and
+    /// write timeouts, `MAX_HEADER_BYTES`, and a drain at shutdown as long
+    /// as the slowest request may take (an upload, then an
+    /// acknowledgement and its one-second guard).
+    pub fn listener_limits(&self) -> service_kit::http::Limits {
+        let slowest_request =
+            self.request_timeout() + self.delivery_timeout() + Duration::from_secs(1);
+        service_kit::http::Limits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout(),
+            max_header_bytes: usize::try_from(self.max_header_bytes).unwrap_or(usize::MAX),
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
+            drain_timeout: slowest_request.max(self.header_read_timeout()),
+        }
     }
 
     /// See [`Config::flush_timeout_ms`].

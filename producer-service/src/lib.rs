@@ -105,12 +105,10 @@ pub async fn serve(
         .local_addr()
         .context("listener has no address")?;
     tracing::info!(%addr, topic = %config.orders_topic, brokers = %config.kafka.brokers, "producer-service listening");
-    let limits = server::Limits {
-        max_connections: config.max_connections,
-        header_read_timeout: config.header_read_timeout(),
-    };
+    let mut limits = config.listener_limits();
+    limits.max_connections = server::fit_open_files(limits.max_connections);
     let draining = readiness.clone();
-    server::serve(listeners.api, app, limits, async move {
+    service_kit::http::serve(listeners.api, app, limits, async move {
         shutdown.await;
         draining.set_draining();
         tracing::info!("draining in-flight requests");

@@ -6,6 +6,7 @@
 pub mod client_context;
 pub mod health;
 pub mod healthcheck;
+pub mod http;
 pub mod kafka;
 pub mod management;
 pub mod metrics;

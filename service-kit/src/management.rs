@@ -4,14 +4,33 @@
 //! healthy instance. It runs on a thread and runtime of its own, so that not
 //! even a runtime busy with the API delays it, and it is the last thing a
 //! service stops, so that `/readyz` answers 503 while the service drains.
+//!
+//! It has the public listener's limits ([`crate::http`]), sized for probes
+//! and scrapers: a client that sends half a request can neither hold a
+//! connection past [`LIMITS`]' header timeout nor keep the process from
+//! exiting, and [`Management::stop`] returns within [`STOP_TIMEOUT`].
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::Readiness;
+
+/// What the management listener allows: a handful of probes and scrapes
+/// at once (the next ones wait in the accept queue), each quick.
+pub const LIMITS: crate::http::Limits = crate::http::Limits {
+    max_connections: 64,
+    header_read_timeout: Duration::from_secs(5),
+    max_header_bytes: crate::http::MIN_HEADER_BYTES,
+    write_timeout: Duration::from_secs(5),
+    drain_timeout: Duration::from_secs(5),
+};
+
+/// Longest [`Management::stop`] waits for the listener to drain.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// Binds the management listener's address.
 ///
@@ -54,11 +73,12 @@ impl Management {
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async {
-                            axum::serve(TcpListener::from_std(listener)?, routes)
-                                .with_graceful_shutdown(async {
-                                    let _ = stop_requested.await;
-                                })
-                                .await
+                            let listener = TcpListener::from_std(listener)?;
+                            crate::http::serve(listener, routes, LIMITS, async {
+                                let _ = stop_requested.await;
+                            })
+                            .await;
+                            Ok(())
                         })
                     });
                 let _ = done.send(served);
@@ -68,14 +88,16 @@ impl Management {
         Ok(Self { stop, stopped })
     }
 
-    /// Stops accepting, lets requests in flight finish, and returns.
+    /// Stops accepting, lets requests in flight finish, and returns within
+    /// [`STOP_TIMEOUT`] whatever the clients do.
     ///
     /// # Errors
-    /// If the server failed.
+    /// If the server failed, or did not stop in time.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.stopped
+        tokio::time::timeout(STOP_TIMEOUT, self.stopped)
             .await
+            .context("the management listener did not stop in time")?
             .context("the management listener's thread ended early")?
             .context("the management listener failed")
     }
@@ -109,5 +131,30 @@ mod tests {
         assert_eq!(status(addr, "/orders").await, 404);
         management.stop().await.unwrap();
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_half_sent_request_delays_stop_by_at_most_the_header_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let management = Management::start(listener, Readiness::default()).unwrap();
+        let mut halves = Vec::new();
+        for _ in 0..5 {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(b"GET /readyz HTTP/1.1\r\nhost: te").await.unwrap();
+            halves.push(stream);
+        }
+        // Served: the half-sent requests are in the server's hands.
+        assert_eq!(status(addr, "/livez").await, 200);
+        let started = std::time::Instant::now();
+        management.stop().await.unwrap();
+        let took = started.elapsed();
+        assert!(took <= STOP_TIMEOUT, "stop took {took:?}");
+        for mut stream in halves {
+            let mut rest = Vec::new();
+            // Closed by the server, not left open.
+            let _ = stream.read_to_end(&mut rest).await;
+        }
     }
 }

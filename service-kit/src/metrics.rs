@@ -118,4 +118,10 @@ fn describe() {
         "kafka_consumer_lag",
         "Records between this instance's position and the partition's end, by topic and partition (0 where another instance owns it)."
     );
+    metrics::describe_counter!(
+        "log_lines_dropped_total",
+        "Log lines dropped because standard output did not take them (a blocked log sink); the service went on serving."
+    );
+    // At 0 from the start, so that an alert on its rate sees it.
+    metrics::counter!("log_lines_dropped_total").increment(0);
 }

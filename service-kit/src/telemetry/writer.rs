@@ -4,11 +4,21 @@
 //! [`LINGER`] after its first line, or as soon as it holds [`ENOUGH`]. Under
 //! load a write carries hundreds of lines and wakes the writer once.
 //!
-//! A full buffer makes the logging thread wait for the writer, so no line
-//! is ever dropped; a process killed with SIGKILL loses what the buffer
-//! held (milliseconds' worth), an orderly exit ([`Writer::finish`]) nothing.
-//! Lines logged after the writer stopped (a thread that outlives shutdown,
-//! a panic while unwinding) are written at once by the thread that logs them.
+//! **A logging thread never waits for the output.** When standard output
+//! does not keep up (a paused terminal, a stuck log shipper, Docker's
+//! blocking log mode) and [`MAX_PENDING`] bytes are waiting, further lines
+//! are dropped and counted (`log_lines_dropped_total`), and once the output
+//! takes bytes again the writer says how many in a line of its own. Logs
+//! are the service's account of its work, not the work: an order must not
+//! wait for a line about it, and a frozen API behind green probes is worse
+//! than a gap in the log. A line is either written, or counted as dropped.
+//!
+//! A process killed with SIGKILL loses what the buffer held (milliseconds'
+//! worth); an orderly exit ([`Writer::finish`]) writes it, waiting at most
+//! [`FINISH_TIMEOUT`] for an output that takes nothing, so that a blocked
+//! sink cannot keep the process from exiting. Lines logged after the
+//! writer stopped (a thread that outlives shutdown, a panic while
+//! unwinding) are written at once by the thread that logs them.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -23,8 +33,12 @@ const LINGER: Duration = Duration::from_millis(5);
 /// Pending bytes worth a write without waiting for more.
 const ENOUGH: usize = 64 * 1024;
 
-/// Most bytes waiting for the writer before a logging thread waits too.
-const MAX_PENDING: usize = 1024 * 1024;
+/// Most bytes waiting for the writer; a line that would go past it is
+/// dropped.
+pub const MAX_PENDING: usize = 1024 * 1024;
+
+/// Longest [`Writer::finish`] waits for the output to take what is pending.
+pub const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the logging threads and the writer share.
 #[derive(Default)]
@@ -32,13 +46,18 @@ struct Shared {
     state: Mutex<State>,
     /// Lines arrived, or the end: for the writer.
     arrived: Condvar,
-    /// The writer took the lines: for a logging thread that found it full.
-    taken: Condvar,
+    /// The writer handed the output back: for [`Writer::finish`].
+    stopped: Condvar,
 }
 
 #[derive(Default)]
 struct State {
     pending: Vec<u8>,
+    /// Lines dropped since the writer last said so.
+    dropped: u64,
+    /// Lines dropped in all.
+    #[cfg(test)]
+    dropped_total: u64,
     finished: bool,
     /// The output, handed back by the writer thread as it stops.
     out: Option<Box<dyn Write + Send>>,
@@ -69,47 +88,12 @@ impl Writer {
     /// # Errors
     /// If the thread cannot be started.
     pub fn start(out: impl Write + Send + 'static) -> io::Result<(Self, Lines)> {
-        let mut out: Box<dyn Write + Send> = Box::new(out);
+        let out: Box<dyn Write + Send> = Box::new(out);
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("log-writer".to_owned())
-            .spawn(move || {
-                let mut batch = Vec::new();
-                loop {
-                    let mut state = theirs.state();
-                    while state.pending.is_empty() && !state.finished {
-                        state = theirs
-                            .arrived
-                            .wait(state)
-                            .unwrap_or_else(PoisonError::into_inner);
-                    }
-                    // The first line is in: give the next ones a moment.
-                    state = theirs
-                        .arrived
-                        .wait_timeout_while(state, LINGER, |state| {
-                            state.pending.len() < ENOUGH && !state.finished
-                        })
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    if state.finished {
-                        // Under the lock until `out` is handed back, so a
-                        // line is either in this last write or finds `out`.
-                        let _ = out.write_all(&state.pending).and_then(|()| out.flush());
-                        state.pending = Vec::new();
-                        state.out = Some(out);
-                        drop(state);
-                        theirs.taken.notify_all();
-                        return;
-                    }
-                    std::mem::swap(&mut batch, &mut state.pending);
-                    drop(state);
-                    theirs.taken.notify_all();
-                    // Nowhere to report a failed write: stdout is the log.
-                    let _ = out.write_all(&batch).and_then(|()| out.flush());
-                    batch.clear();
-                }
-            })?;
+            .spawn(move || write_until_finished(&theirs, out))?;
         let lines = Lines(Arc::clone(&shared));
         Ok((
             Self {
@@ -120,16 +104,75 @@ impl Writer {
         ))
     }
 
-    /// Writes what is pending and stops the thread.
+    /// Writes what is pending and stops the thread, waiting at most
+    /// [`FINISH_TIMEOUT`] for the output.
     pub fn finish(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
-        self.shared.state().finished = true;
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let mut state = self.shared.state();
+        state.finished = true;
         self.shared.arrived.notify_one();
-        if let Some(thread) = self.thread.take() {
+        let state = self
+            .shared
+            .stopped
+            .wait_timeout_while(state, FINISH_TIMEOUT, |state| state.out.is_none())
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        let stopped = state.out.is_some();
+        drop(state);
+        // Else it is stuck in a write that may never return: leave it; the
+        // process exits without it.
+        if stopped {
             let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread: batches of lines until [`Writer::finish`], then what
+/// is left, then the output handed back.
+fn write_until_finished(shared: &Shared, mut out: Box<dyn Write + Send>) {
+    let mut batch = Vec::new();
+    loop {
+        let mut state = shared.state();
+        while state.pending.is_empty() && !state.finished {
+            state = shared
+                .arrived
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        // The first line is in: give the next ones a moment.
+        state = shared
+            .arrived
+            .wait_timeout_while(state, LINGER, |state| {
+                state.pending.len() < ENOUGH && !state.finished
+            })
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        if state.pending.is_empty() && state.finished {
+            // Under the lock, so a line is either in a write above or
+            // finds `out`.
+            state.out = Some(out);
+            drop(state);
+            shared.stopped.notify_all();
+            return;
+        }
+        std::mem::swap(&mut batch, &mut state.pending);
+        let dropped = std::mem::take(&mut state.dropped);
+        drop(state);
+        // Nowhere to report a failed write: stdout is the log.
+        let _ = out.write_all(&batch).and_then(|()| out.flush());
+        batch.clear();
+        if dropped > 0 {
+            // Into the buffer, for the next write: the output moves again.
+            tracing::warn!(
+                dropped,
+                "log lines dropped: the log output did not keep up (log_lines_dropped_total)"
+            );
         }
     }
 }
@@ -144,6 +187,7 @@ impl Drop for Writer {
 pub struct Line<'a>(&'a Shared);
 
 impl Write for Line<'_> {
+    /// Takes one whole line (the log layer writes each in one call).
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let mut state = self.0.state();
         if let Some(out) = state.out.as_mut() {
@@ -151,14 +195,17 @@ impl Write for Line<'_> {
             out.flush()?;
             return Ok(bytes.len());
         }
-        while state.pending.len() >= MAX_PENDING && !state.finished {
-            state = self
-                .0
-                .taken
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
         let before = state.pending.len();
+        if before + bytes.len() > MAX_PENDING {
+            state.dropped += 1;
+            #[cfg(test)]
+            {
+                state.dropped_total += 1;
+            }
+            drop(state);
+            metrics::counter!("log_lines_dropped_total").increment(1);
+            return Ok(bytes.len());
+        }
         state.pending.extend_from_slice(bytes);
         let after = state.pending.len();
         drop(state);
@@ -205,33 +252,13 @@ mod tests {
     fn every_line_arrives_whole_and_in_order_from_many_threads() {
         let (sender, received) = mpsc::channel();
         let (writer, lines) = Writer::start(Out(sender)).unwrap();
-        std::thread::scope(|scope| {
-            for thread in 0..4 {
-                let lines = &lines;
-                scope.spawn(move || {
-                    for n in 0..50_000 {
-                        let line = format!("{thread} {n:06} {}\n", "x".repeat(n % 100));
-                        lines.make_writer().write_all(line.as_bytes()).unwrap();
-                    }
-                });
-            }
-        });
+        log_from_threads(&lines, 4, 50_000, Duration::from_secs(60)).expect("logged");
+        let dropped = writer.shared.state().dropped_total;
         writer.finish();
         let text: Vec<u8> = received.try_iter().flatten().collect();
-        let text = String::from_utf8(text).unwrap();
-        let mut next = [0; 4];
-        for line in text.lines() {
-            let mut parts = line.split(' ');
-            let thread: usize = parts.next().unwrap().parse().unwrap();
-            let n: usize = parts.next().unwrap().parse().unwrap();
-            assert_eq!(
-                n, next[thread],
-                "thread {thread}'s lines in order, none lost"
-            );
-            assert_eq!(parts.next().unwrap_or_default().len(), n % 100);
-            next[thread] += 1;
-        }
-        assert_eq!(next, [50_000; 4]);
+        let arrived = check_in_order(&text, 4);
+        // A writer thread kept off the processor may let the buffer fill.
+        assert_eq!(arrived as u64 + dropped, 200_000, "{arrived} written, {dropped} dropped");
     }
 
     #[test]
@@ -243,6 +270,131 @@ mod tests {
         lines.make_writer().write_all(b"after\n").unwrap();
         let text: Vec<u8> = received.try_iter().flatten().collect();
         assert_eq!(text, b"before\nafter\n");
+    }
+
+    /// An output that takes nothing until its gate opens, as a pipe
+    /// nobody reads.
+    #[derive(Clone, Default)]
+    struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+    impl Gate {
+        fn open(&self) {
+            *self.0.0.lock().unwrap() = true;
+            self.0.1.notify_all();
+        }
+    }
+
+    struct Gated(Gate, mpsc::Sender<Vec<u8>>);
+
+    impl Write for Gated {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let (open, opened) = &*self.0.0;
+            let _open = opened
+                .wait_while(open.lock().unwrap(), |open| !*open)
+                .unwrap();
+            self.1.send(bytes.to_vec()).unwrap();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Logs `count` numbered lines of about 100 bytes from each of
+    /// `threads` threads; returns once all did, or `None` after `within`.
+    fn log_from_threads(lines: &Lines, threads: usize, count: usize, within: Duration) -> Option<()> {
+        let (done, finished) = mpsc::channel();
+        for thread in 0..threads {
+            let (lines, done) = (lines.clone(), done.clone());
+            std::thread::spawn(move || {
+                for n in 0..count {
+                    let line = format!("{thread} {n:06} {}\n", "x".repeat(90));
+                    lines.make_writer().write_all(line.as_bytes()).unwrap();
+                }
+                done.send(()).unwrap();
+            });
+        }
+        (0..threads)
+            .map(|_| finished.recv_timeout(within).ok())
+            .collect()
+    }
+
+    /// Each thread's numbers, checked to come in order without a gap
+    /// other than a dropped line; returns how many lines arrived.
+    fn check_in_order(text: &[u8], threads: usize) -> usize {
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        let mut last = vec![None::<usize>; threads];
+        let mut arrived = 0;
+        for line in text.lines() {
+            let mut parts = line.split(' ');
+            let thread: usize = parts.next().unwrap().parse().unwrap();
+            let n: usize = parts.next().unwrap().parse().unwrap();
+            assert!(last[thread].is_none_or(|last| n > last), "{line}");
+            assert_eq!(parts.next().unwrap().len(), 90, "a whole line");
+            last[thread] = Some(n);
+            arrived += 1;
+        }
+        arrived
+    }
+
+    #[test]
+    fn with_the_output_blocked_no_logging_thread_waits_and_every_line_is_written_or_counted() {
+        let gate = Gate::default();
+        let (sender, received) = mpsc::channel();
+        let (writer, lines) = Writer::start(Gated(gate.clone(), sender)).unwrap();
+        // 8 MiB of lines, eight times what may wait: with the output
+        // blocked throughout, every thread still gets through.
+        let logged = log_from_threads(&lines, 4, 20_000, Duration::from_secs(60));
+        assert!(logged.is_some(), "a logging thread waited for a blocked output");
+        let dropped = writer.shared.state().dropped_total;
+        assert!(dropped > 0, "more than MAX_PENDING was logged, so some was dropped");
+        gate.open();
+        writer.finish();
+        let text: Vec<u8> = received.try_iter().flatten().collect();
+        let arrived = check_in_order(&text, 4);
+        assert_eq!(arrived as u64 + dropped, 80_000, "{arrived} written, {dropped} dropped");
+    }
+
+    #[test]
+    fn finish_returns_within_its_timeout_when_the_output_never_takes_a_byte() {
+        let gate = Gate::default();
+        let (sender, _received) = mpsc::channel();
+        let (writer, lines) = Writer::start(Gated(gate.clone(), sender)).unwrap();
+        lines.make_writer().write_all(b"stuck\n").unwrap();
+        let started = std::time::Instant::now();
+        writer.finish();
+        let took = started.elapsed();
+        assert!(took < FINISH_TIMEOUT + Duration::from_secs(1), "finish took {took:?}");
+        // Logging after it neither blocks nor fails.
+        lines.make_writer().write_all(b"later\n").unwrap();
+        gate.open();
+    }
+
+    #[test]
+    fn lines_logged_while_finish_runs_are_written_or_counted_none_lost() {
+        let (sender, received) = mpsc::channel();
+        let (writer, lines) = Writer::start(Out(sender)).unwrap();
+        let (first, started) = mpsc::channel();
+        let logging = {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let marker = format!("4 000000 {}\n", "x".repeat(90));
+                lines.make_writer().write_all(marker.as_bytes()).unwrap();
+                first.send(()).unwrap();
+                log_from_threads(&lines, 4, 50_000, Duration::from_secs(60))
+            })
+        };
+        started.recv().unwrap();
+        let dropped = {
+            let shared = Arc::clone(&writer.shared);
+            writer.finish();
+            logging.join().unwrap().expect("every thread got through");
+            shared.state().dropped_total
+        };
+        let text: Vec<u8> = received.try_iter().flatten().collect();
+        // Less the marker, a fifth thread's line.
+        let arrived = check_in_order(&text, 5) - 1;
+        assert_eq!(arrived as u64 + dropped, 200_000, "{arrived} written, {dropped} dropped");
     }
 
     #[test]
