@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use futures::future::join_all;
 use order_contract::FieldError;
-use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use service_kit::trace_context::Trace;
@@ -20,9 +20,6 @@ use crate::handler::{self, OrderAccepted, OrderRequest};
 use crate::observe::RequestHeaders;
 use crate::outcome::{self, Outcome};
 use crate::state::AppState;
-
-/// The parse error of a batch with more than [`MAX_BATCH_ORDERS`] orders.
-const TOO_MANY_ORDERS: &str = "the batch holds more than the most orders allowed";
 
 /// The request body: the orders, each of them a `POST /orders` body.
 #[derive(Deserialize, ToSchema)]
@@ -37,37 +34,55 @@ pub struct BatchRequest<'a> {
     /// Each is parsed and validated on its own: one that is not a valid
     /// order gets its own 400 or 422 result and does not refuse the others,
     /// so the items' schema here accepts any value.
-    #[serde(borrow, deserialize_with = "at_most_a_batch")]
+    #[serde(borrow)]
     #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 500)]
-    pub orders: Vec<&'a RawValue>,
+    pub orders: Orders<'a>,
 }
 
-/// Reads the orders, but stops at the first one past [`MAX_BATCH_ORDERS`]:
-/// the rest of the array is not read, so a body of a million tiny entries
-/// costs no more than a full batch.
-fn at_most_a_batch<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<&'de RawValue>, D::Error> {
-    struct AtMost;
-    impl<'de> Visitor<'de> for AtMost {
-        type Value = Vec<&'de RawValue>;
+/// The array of orders: the first [`MAX_BATCH_ORDERS`] entries kept as
+/// they are, and how many there were in all.
+pub struct Orders<'a> {
+    /// The entries, at most [`MAX_BATCH_ORDERS`] of them.
+    pub kept: Vec<&'a RawValue>,
+    /// How many entries the array holds.
+    pub count: usize,
+}
 
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an array of orders")
-        }
+impl<'de: 'a, 'a> Deserialize<'de> for Orders<'a> {
+    /// Entries past [`MAX_BATCH_ORDERS`] are checked to be JSON and
+    /// counted, not kept: a body of many tiny entries costs a scan of at
+    /// most `MAX_BATCH_BODY_BYTES`, not an allocation per entry.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Orders<'de>;
 
-        fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
-            let mut orders = Vec::new();
-            while let Some(order) = entries.next_element()? {
-                if orders.len() == MAX_BATCH_ORDERS {
-                    return Err(A::Error::custom(TOO_MANY_ORDERS));
-                }
-                orders.push(order);
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of orders")
             }
-            Ok(orders)
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+                let mut kept = Vec::new();
+                while kept.len() < MAX_BATCH_ORDERS {
+                    match entries.next_element()? {
+                        Some(order) => kept.push(order),
+                        None => {
+                            return Ok(Orders {
+                                count: kept.len(),
+                                kept,
+                            });
+                        }
+                    }
+                }
+                let mut count = kept.len();
+                while entries.next_element::<IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(Orders { kept, count })
+            }
         }
+        deserializer.deserialize_seq(Entries)
     }
-    deserializer.deserialize_seq(AtMost)
 }
 
 /// The 207 body.
@@ -129,26 +144,21 @@ pub async fn create_orders(
     Extension(trace): Extension<Trace>,
     JsonBatchBytes(body): JsonBatchBytes,
 ) -> Result<(StatusCode, Json<BatchAnswer<'static>>), ApiError> {
-    let wrong_count = |got: &str| {
+    let wrong_count = |got: usize| {
         ApiError::Validation(vec![FieldError::new(
             "orders",
             format!("must hold 1 to {MAX_BATCH_ORDERS} orders, got {got}"),
         )])
     };
-    let batch: BatchRequest<'_> = parse(&body).map_err(|error| match error {
-        ApiError::MalformedJson(message) if message.contains(TOO_MANY_ORDERS) => {
-            wrong_count(&format!("more than {MAX_BATCH_ORDERS}"))
-        }
-        error => error,
-    })?;
-    let count = batch.orders.len();
-    if count == 0 {
-        return Err(wrong_count("0"));
+    let batch: BatchRequest<'_> = parse(&body)?;
+    let count = batch.orders.count;
+    if count == 0 || count > MAX_BATCH_ORDERS {
+        return Err(wrong_count(count));
     }
     let traceparent = trace.traceparent(&tracing::Span::current());
     // Each future enqueues its record at its first poll, and join_all polls
     // them in request order: orders with the same key keep their order.
-    let answers = join_all(batch.orders.iter().map(|raw| async {
+    let answers = join_all(batch.orders.kept.iter().map(|raw| async {
         let request: OrderRequest = parse(raw.get().as_bytes())?;
         handler::accept(&state, request, &traceparent).await
     }))

@@ -17,7 +17,7 @@ use crate::config::{Config, MAX_BATCH_ORDERS};
 
 mod pending;
 
-use pending::Pending;
+use pending::{FollowUps, Pending};
 
 /// Where the broker stored an acknowledged order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,7 @@ pub struct Publisher {
     producer: FutureProducer<ServiceContext>,
     topic: String,
     delivery_timeout: Duration,
+    follow_ups: FollowUps,
 }
 
 impl Publisher {
@@ -83,6 +84,7 @@ impl Publisher {
             producer,
             topic: config.orders_topic.clone(),
             delivery_timeout: config.delivery_timeout(),
+            follow_ups: FollowUps::default(),
         })
     }
 
@@ -134,6 +136,7 @@ impl Publisher {
             delivery: Some(delivery),
             order_id: order.order_id,
             timeout: self.delivery_timeout,
+            follow_ups: &self.follow_ups,
         };
         let sent = Instant::now();
         let delivered = pending.wait().await;
@@ -178,12 +181,22 @@ impl Publisher {
         })
     }
 
-    /// Waits up to `timeout` for every queued order to be acknowledged.
+    /// Waits up to `timeout` for every queued order to be acknowledged,
+    /// then for the follow-ups of orders whose clients went away to log
+    /// their ends; names in one line the orders it could not settle.
+    ///
+    /// # Errors
+    /// If the flush did not deliver every queued order in time.
     pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         let producer = self.producer.clone();
-        tokio::task::spawn_blocking(move || producer.flush(timeout))
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))
             .await
-            .unwrap_or(Err(KafkaError::Canceled))
+            .unwrap_or(Err(KafkaError::Canceled));
+        // Once flushed, every report is in: the follow-ups only log.
+        self.follow_ups
+            .finish(flushed.is_ok(), Duration::from_secs(1))
+            .await;
+        flushed
     }
 }
 

@@ -161,3 +161,38 @@ async fn an_order_whose_client_went_away_is_still_settled_and_logged_with_its_id
     kafka.cluster.broker_up(1).unwrap();
     service.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_left_unsettled_at_exit_is_named_in_the_last_lines() {
+    let kafka = MockKafka::start();
+    let mut service = ServiceProcess::spawn(
+        env!("CARGO_BIN_EXE_producer-service"),
+        &[],
+        &[
+            ("KAFKA_BROKERS", &kafka.bootstrap),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("MANAGEMENT_ADDR", "127.0.0.1:0"),
+            // Longer than the flush: the order is still queued at exit.
+            ("DELIVERY_TIMEOUT_MS", "60000"),
+            ("FLUSH_TIMEOUT_MS", "1000"),
+        ],
+    );
+    let listening = service.wait_for_message("producer-service listening");
+    let api = format!("http://{}", listening["addr"].as_str().unwrap());
+    service.wait_for_message("reached Kafka; ready");
+    kafka.cluster.broker_down(1).unwrap();
+    let unsettled = Uuid::now_v7();
+    let mut order = valid_order();
+    order["order_id"] = json!(unsettled);
+    post_and_go_away(&api, &order).await;
+
+    let status = service.terminate(test_support::SHUTDOWN_BOUND);
+    assert!(status.success(), "exit status {status}");
+    let named = service.logged(
+        "orders without a delivery report at exit, their clients gone: each may or may not be stored",
+    );
+    assert_eq!(named.len(), 1, "{:#?}", service.lines());
+    assert_eq!(named[0]["order_ids"], json!(unsettled.to_string()));
+    assert_eq!(named[0]["level"], "ERROR");
+    kafka.cluster.broker_up(1).unwrap();
+}

@@ -16,11 +16,16 @@ Page format (the first page's last section says the same for readers):
   ```console terminal=NAME    another terminal: `$ ` starts a long-running
                               command there, `^C` sends it SIGINT (to its
                               process group, as ctrl-c does) and then waits
-                              for it to exit; the lines shown are waited for
-                              in order, each one somewhere in a line of that
-                              terminal's output, others may come between
+                              for it to exit with a status in `exit=` (0);
+                              the lines shown are waited for in order, each
+                              one a whole line of that terminal's output
+                              less a leading timestamp, others may come
+                              between. A command that ends without ctrl-c
+                              must exit 0, or 143 where the page killed it
   quickstart (in the info)    the block's commands must appear in README.md
   timeout=SECONDS             how long one command or line may take (120)
+  exit=N[,N]                  the statuses a ctrl-c in the block may end with
+Every command runs with `set -o pipefail`: a pipeline fails when any part does.
 Wildcards: `[..]` matches any text within a line; a line `...` any lines;
 runs of spaces and tabs count as one space.
 
@@ -41,9 +46,14 @@ import threading
 import queue
 import time
 
+from pages import matches, parse, terminal_line
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PAGES = ["docs/experiments.md", "docs/experiments-failures.md", "docs/experiments-replication.md"]
 MARK = "__experiment_step_done__"
+# How a command that the page did not ctrl-c may end: by itself, or by a
+# `kill` (SIGTERM) the page sent.
+ENDED_ON_ITS_OWN = {0, 143, -signal.SIGTERM}
 # What the pages' "You need" lists besides the quick start's toolchain.
 TOOLS = ["curl", "jq", "lsof", "java"]
 
@@ -52,68 +62,12 @@ class Failure(Exception):
     """A step whose output is not what the page shows."""
 
 
-def parse(path):
-    """Yields (line number, options, steps) for each console block; a step
-    is [kind, command or None, expected lines] with kind "$", "^C" or "watch"."""
-    lines = open(path, encoding="utf-8").read().split("\n")
-    i = 0
-    while i < len(lines):
-        fence = re.match(r"^```console\b(.*)$", lines[i])
-        i += 1
-        if not fence:
-            continue
-        start, options = i, dict(w.partition("=")[::2] for w in fence.group(1).split())
-        steps = []
-        while not lines[i].startswith("```"):
-            line = lines[i]
-            if line.startswith("$ "):
-                command = line[2:]
-                while command.endswith("\\") or lines[i + 1].startswith("> "):
-                    i += 1
-                    command += "\n" + (lines[i][2:] if lines[i].startswith("> ") else lines[i])
-                steps.append(["$", command, []])
-            elif line == "^C":
-                steps.append(["^C", None, []])
-            else:
-                if not steps:
-                    steps.append(["watch", None, []])
-                steps[-1][2].append(line)
-            i += 1
-        yield start, options, steps
-
-
-def squeeze(line):
-    """Runs of spaces and tabs count as one space: tables keep their look on
-    the page whatever the widths of their columns."""
-    return re.sub(r"[ \t]+", " ", line).strip()
-
-
-def line_pattern(expected):
-    return ".*".join(re.escape(part) for part in squeeze(expected).split("[..]"))
-
-
-def matches(expected, actual):
-    """Whether the actual lines are the expected ones, wildcards applied."""
-    pats = [None if e.strip() == "..." else re.compile(line_pattern(e)) for e in expected]
-    reach = {0}  # expected lines consumed so far, per way through
-    for line in actual:
-        nxt = set()
-        for k in reach:
-            while k < len(pats) and pats[k] is None:
-                nxt.add(k)  # `...` swallows this line
-                k += 1
-            if k < len(pats) and pats[k].fullmatch(squeeze(line)):
-                nxt.add(k + 1)
-        reach = nxt
-    return any(all(p is None for p in pats[k:]) for k in reach)
-
-
 class Shell:
     """The reader's shell: one bash for all the pages' plain blocks."""
 
     def __init__(self, logs):
         self.logs, self.count = logs, 0
-        self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], cwd=ROOT,
+        self.proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-o", "pipefail"], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.lines = queue.Queue()
@@ -153,15 +107,27 @@ class Terminal:
 
     def __init__(self, name, logs):
         self.name, self.logs, self.proc, self.runs = name, logs, None, 0
+        self.interrupted = False
+
+    def check_ended(self):
+        """A command that ended without ctrl-c must have ended well."""
+        if self.proc is None or self.interrupted:
+            return
+        code = self.proc.poll()
+        if code is not None and code not in ENDED_ON_ITS_OWN:
+            tail = "\n".join(self.output()[-25:])
+            raise Failure(f"terminal {self.name}: its command exited {code}; its last lines:\n{tail}")
 
     def start(self, command):
         if self.proc and self.proc.poll() is None:
             raise Failure(f"terminal {self.name} still runs its last command")
+        self.check_ended()
         self.runs += 1
+        self.interrupted = False
         self.log = os.path.join(self.logs, f"{self.name}-{self.runs}.log")
         self.cursor = 0
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(["bash", "-c", command], cwd=ROOT, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", command], cwd=ROOT, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def output(self):
@@ -169,14 +135,14 @@ class Terminal:
             return f.read().split("\n")
 
     def wait_for(self, expected, timeout):
-        pattern = re.compile(line_pattern(expected))
+        whole = terminal_line(expected)
         deadline = time.monotonic() + timeout
         while True:
             exited = self.proc.poll() is not None
             lines = self.output()
             complete = lines if exited else lines[:-1]  # the last one may be half-written
             for n in range(self.cursor, len(complete)):
-                if pattern.search(squeeze(complete[n])):
+                if whole(complete[n]):
                     self.cursor = n + 1
                     return
             if exited or time.monotonic() > deadline:
@@ -186,13 +152,18 @@ class Terminal:
             time.sleep(0.2)
 
     def interrupt(self):
+        self.interrupted = True
         os.killpg(self.proc.pid, signal.SIGINT)
 
-    def wait_exit(self, timeout):
+    def wait_exit(self, timeout, statuses):
         try:
-            self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise Failure(f"terminal {self.name}: still running {timeout}s after ctrl-c")
+        if code not in statuses:
+            tail = "\n".join(self.output()[-25:])
+            raise Failure(f"terminal {self.name}: exited {code} after ctrl-c, not {statuses}; "
+                          f"its last lines:\n{tail}")
 
 
 def stop(proc):
@@ -257,7 +228,8 @@ def run_page(page, shell, terminals, logs, tally):
                     if line.strip() and line.strip() != "...":
                         terminal.wait_for(line, timeout)
                 if kind == "^C":
-                    terminal.wait_exit(timeout)
+                    statuses = {int(code) for code in options.get("exit", "0").split(",")}
+                    terminal.wait_exit(timeout, statuses)
             tally[0] += 1
             print(f"   ok ({time.monotonic() - began:.1f}s)", flush=True)
 
@@ -276,6 +248,8 @@ def main():
         for page in pages:
             print(f"== {os.path.relpath(page, ROOT)}", flush=True)
             run_page(page, shell, terminals, logs, tally)
+        for terminal in terminals.values():
+            terminal.check_ended()
     except (Failure, KeyboardInterrupt) as failure:
         failed = True
         print(f"FAILED: {failure}", file=sys.stderr, flush=True)

@@ -19,7 +19,7 @@ mod prometheus;
 
 pub use ledger::{Answered, Ledger, Placement, Report};
 pub use orders::{order, processed, publish_order};
-pub use process::ServiceProcess;
+pub use process::{SHUTDOWN_BOUND, ServiceProcess};
 pub use prometheus::Exposition;
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,10 @@
 //! An order handed to librdkafka, and what its delivery report (or the lack
 //! of one) means: the answer to its request, or, when the request is gone, a
-//! follow-up that still counts and logs the order's end.
+//! follow-up that still counts and logs the order's end, or, when the
+//! process exits first, is named in one last line.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::channel::oneshot::Canceled;
@@ -9,6 +12,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::DeliveryFuture;
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use tokio::time::error::Elapsed;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -16,14 +20,50 @@ use super::{Ack, PublishError};
 use crate::outcome::{self, Outcome};
 
 /// An order handed to librdkafka whose delivery report is awaited.
-pub(super) struct Pending {
+pub(super) struct Pending<'a> {
     /// Taken once the report is in, or handed to a follow-up task.
     pub(super) delivery: Option<DeliveryFuture>,
     pub(super) order_id: Uuid,
     pub(super) timeout: Duration,
+    pub(super) follow_ups: &'a FollowUps,
 }
 
-impl Pending {
+/// The follow-up tasks of orders whose requests went away, tracked so that
+/// shutdown can wait for them, or name the orders it could not settle.
+#[derive(Default)]
+pub(super) struct FollowUps {
+    tasks: TaskTracker,
+    orders: Arc<Mutex<HashSet<Uuid>>>,
+}
+
+impl FollowUps {
+    /// After the final flush: waits for every follow-up to log its order's
+    /// end if the flush delivered everything; else (or if they take longer
+    /// than `timeout`) logs the ids of the orders left unsettled, whose
+    /// clients were never told, and returns.
+    pub(super) async fn finish(&self, flushed: bool, timeout: Duration) {
+        self.tasks.close();
+        if flushed
+            && tokio::time::timeout(timeout, self.tasks.wait())
+                .await
+                .is_ok()
+        {
+            return;
+        }
+        let orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
+        if orders.is_empty() {
+            return;
+        }
+        let order_ids: Vec<String> = orders.iter().map(Uuid::to_string).collect();
+        tracing::error!(
+            order_ids = %order_ids.join(","),
+            count = order_ids.len(),
+            "orders without a delivery report at exit, their clients gone: each may or may not be stored"
+        );
+    }
+}
+
+impl Pending<'_> {
     /// Waits for the delivery report. librdkafka enforces the delivery
     /// timeout itself; the outer timeout only guards against a report that
     /// never comes.
@@ -35,7 +75,7 @@ impl Pending {
     }
 }
 
-impl Drop for Pending {
+impl Drop for Pending<'_> {
     /// The request was dropped before the report came: follow the order to
     /// its end, count it and log one line with its id, in the request's span.
     fn drop(&mut self) {
@@ -46,6 +86,11 @@ impl Drop for Pending {
             return;
         };
         let (order_id, timeout) = (self.order_id, self.timeout);
+        let orders = Arc::clone(&self.follow_ups.orders);
+        orders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(order_id);
         let follow = async move {
             let report = tokio::time::timeout(guard(timeout), delivery).await;
             match settle(report, timeout) {
@@ -67,8 +112,14 @@ impl Drop for Pending {
                     );
                 }
             }
+            orders
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&order_id);
         };
-        runtime.spawn(follow.in_current_span());
+        self.follow_ups
+            .tasks
+            .spawn_on(follow.in_current_span(), &runtime);
     }
 }
 

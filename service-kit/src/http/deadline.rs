@@ -35,7 +35,11 @@ impl<S> WriteDeadline<S> {
 
     /// After the inner stream answered a write: progress disarms the
     /// timer; being blocked arms it (once) and fails when it fires.
-    fn watch<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         if polled.is_ready() {
             self.armed = false;
             return polled;

@@ -103,7 +103,7 @@ impl ClientSettings {
     }
 
     fn refused(&self, error: KafkaError) -> ClientError {
-        let KafkaError::ClientConfig(result, description, key, value) = error else {
+        let KafkaError::ClientConfig(result, _explanation, key, _value) = error else {
             return ClientError::Create(error);
         };
         let origin = self.origins.get(&key).copied().unwrap_or(Origin::Service);
@@ -111,17 +111,19 @@ impl ClientSettings {
             (RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN, Origin::Operator(source)) => {
                 ClientError::Unknown(source)
             }
-            _ => {
-                // Some explanations quote the value ("Invalid value \"…\"
-                // for configuration property …"); those are not repeated.
-                let reason = if value.is_empty() || !description.contains(&value) {
-                    description
+            (result, _) => {
+                // librdkafka's explanation is never repeated: it quotes the
+                // value, or for a list only the entry it refused, a piece
+                // of the value that no check for the whole would catch.
+                let reason = if result == RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN {
+                    "librdkafka knows no such property"
                 } else {
-                    "its value is not valid (not shown: it may be a secret)".to_owned()
+                    "librdkafka refused its value (not shown: it may be a secret; \
+                     see librdkafka's CONFIGURATION.md for what it accepts)"
                 };
                 ClientError::Setting {
                     setting: self.name(&key, origin),
-                    reason,
+                    reason: reason.to_owned(),
                 }
             }
         }
@@ -146,7 +148,7 @@ pub enum ClientError {
     Setting {
         /// The variable, or the property and where it was given.
         setting: String,
-        /// librdkafka's explanation, without the value.
+        /// Why, in words of our own: never librdkafka's, which quote values.
         reason: String,
     },
     /// An operator's property librdkafka does not know. Its name is not

@@ -131,6 +131,15 @@ fn a_rejected_setting_is_named_without_its_value() {
         "{refused}"
     );
     assert!(!refused.contains("hunter3"), "{refused}");
+
+    // For a list, librdkafka quotes only the entry it refused: a piece of
+    // the value, which no check for the whole value would catch.
+    let listed = refusal(&["--kafka-properties", "debug=all,zz9qkword77"]);
+    assert!(
+        listed.contains("`debug` (KAFKA_PROPERTIES entry 1)"),
+        "{listed}"
+    );
+    assert!(!listed.contains("zz9qk"), "{listed}");
 }
 
 #[test]

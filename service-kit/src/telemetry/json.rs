@@ -1,20 +1,34 @@
 //! JSON log lines written straight into the output: one object per event,
 //! `{"timestamp":…,"level":…,<the event's fields>,"target":…,"span":{<the
-//! current span's fields>,"name":…}}`, the shape tracing-subscriber's JSON
-//! format has. That format collects every event's fields into a map and
-//! parses each span's stored fields back from JSON at every event; at one
-//! line per order, this costs more than the order. Here a span's fields are
-//! rendered once, as JSON members, and copied into each line as they are.
+//! current span's fields>,"name":…}}`. tracing-subscriber's own JSON format
+//! nests an event's fields under `fields` unless flattened, collects them
+//! into a map and parses each span's stored fields back from JSON at every
+//! event; at one line per order, that costs more than the order. Here a
+//! span's fields are rendered once, as JSON members, and copied into each
+//! line as they are.
+//!
+//! Every line is one JSON object with one value per key: names are escaped
+//! like values; an event field named like a member of the line itself
+//! (`timestamp`, `level`, `target`, `span`) is written as `field.<name>`; a
+//! name an event repeats keeps its first value, and a span field recorded
+//! again replaces its earlier value. Events from the `log` crate carry
+//! their own target and none of the `log.*` fields tracing-log adds.
 
-use std::fmt::{self, Write as _};
+mod members;
+
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+
+#[cfg(test)]
+use members::RESERVED;
+use members::{EventMembers, Members, append, member_spans, string};
 
 /// Renders fields as JSON object members, `"key":value,"key":value`: a
 /// span's, stored once in its extensions, and an event's.
@@ -37,15 +51,21 @@ impl<'writer> FormatFields<'writer> for JsonFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
-        let mut members = Members {
-            writer: &mut current.fields,
-            first: false,
-            result: Ok(()),
-        };
-        // Fields recorded later go after the ones the span was created with.
-        members.first = members.writer.is_empty();
+        let mut added = String::new();
+        let mut members = Members::new(&mut added);
         fields.record(&mut members);
-        members.result
+        members.result?;
+        // A field recorded again replaces its earlier value; fields
+        // recorded later go after the ones the span was created with.
+        let stored = std::mem::take(&mut current.fields);
+        let replaced: Vec<&str> = member_spans(&added).map(|(name, _)| name).collect();
+        for (name, member) in member_spans(&stored) {
+            if !replaced.contains(&name) {
+                append(&mut current.fields, member);
+            }
+        }
+        append(&mut current.fields, &added);
+        Ok(())
     }
 }
 
@@ -63,16 +83,19 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let metadata = event.metadata();
+        // An event from the `log` crate: its own target, not `log`.
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         writer.write_str("{\"timestamp\":\"")?;
         timestamp(&mut writer, SystemTime::now())?;
         write!(writer, "\",\"level\":\"{}\"", metadata.level())?;
-        let mut members = Members {
-            writer: &mut writer,
-            first: false,
-            result: Ok(()),
+        let mut members = Members::continuing(&mut writer);
+        let mut event_members = EventMembers {
+            members: &mut members,
+            seen: Vec::new(),
+            from_log: normalized.is_some(),
         };
-        event.record(&mut members);
+        event.record(&mut event_members);
         members.result?;
         writer.write_str(",\"target\":")?;
         string(&mut writer, metadata.target())?;
@@ -95,133 +118,6 @@ where
         }
         writer.write_str("}\n")
     }
-}
-
-/// A field visitor writing `"name":value` members, comma-separated.
-struct Members<'a, W: fmt::Write> {
-    writer: &'a mut W,
-    first: bool,
-    result: fmt::Result,
-}
-
-impl<'a, W: fmt::Write> Members<'a, W> {
-    fn new(writer: &'a mut W) -> Self {
-        Self {
-            writer,
-            first: true,
-            result: Ok(()),
-        }
-    }
-
-    /// Writes the member's name; the caller writes its value.
-    fn name(&mut self, field: &Field) -> Result<&mut W, fmt::Error> {
-        self.result?;
-        if !std::mem::take(&mut self.first) {
-            self.writer.write_char(',')?;
-        }
-        // A field's name is a Rust identifier: nothing in it to escape.
-        let name = field.name();
-        self.writer.write_char('"')?;
-        self.writer
-            .write_str(name.strip_prefix("r#").unwrap_or(name))?;
-        self.writer.write_str("\":")?;
-        Ok(self.writer)
-    }
-
-    fn member(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
-        self.result = self.name(field).and_then(value);
-    }
-}
-
-impl<W: fmt::Write> Visit for Members<'_, W> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.member(field, |w| string(w, value));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member(field, |w| {
-            w.write_char('"')?;
-            write!(Escaped(w), "{value:?}")?;
-            w.write_char('"')
-        });
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.member(field, |w| {
-            w.write_char('"')?;
-            write!(Escaped(w), "{value}")?;
-            w.write_char('"')
-        });
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, |w| w.write_str(itoa::Buffer::new().format(value)));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, |w| w.write_str(itoa::Buffer::new().format(value)));
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.member(field, |w| write!(w, "{value}"));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.member(field, |w| write!(w, "{value}"));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.member(field, |w| write!(w, "{value}"));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        // JSON has no NaN or infinity.
-        self.member(field, |w| {
-            if value.is_finite() {
-                write!(w, "{value}")
-            } else {
-                write!(w, "\"{value}\"")
-            }
-        });
-    }
-}
-
-/// A JSON string.
-fn string(w: &mut impl fmt::Write, value: &str) -> fmt::Result {
-    w.write_char('"')?;
-    Escaped(w).write_str(value)?;
-    w.write_char('"')
-}
-
-/// Writes what it is given as the inside of a JSON string: quotes,
-/// backslashes and control characters escaped, the rest as it is.
-struct Escaped<'a, W: fmt::Write>(&'a mut W);
-
-impl<W: fmt::Write> fmt::Write for Escaped<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let bytes = s.as_bytes();
-        let mut plain = 0;
-        // Runs of plain characters are copied whole.
-        while let Some(offset) = bytes[plain..].iter().position(|&b| needs_escape(b)) {
-            let at = plain + offset;
-            self.0.write_str(&s[plain..at])?;
-            match bytes[at] {
-                b'"' => self.0.write_str("\\\"")?,
-                b'\\' => self.0.write_str("\\\\")?,
-                b'\n' => self.0.write_str("\\n")?,
-                b'\r' => self.0.write_str("\\r")?,
-                b'\t' => self.0.write_str("\\t")?,
-                control => write!(self.0, "\\u{control:04x}")?,
-            }
-            plain = at + 1;
-        }
-        self.0.write_str(&s[plain..])
-    }
-}
-
-/// Quotes, backslashes and control characters.
-fn needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\' || byte == 0x7f
 }
 
 /// `2026-12-03T08:36:01.740127Z`: RFC 3339 in UTC, to the microsecond.

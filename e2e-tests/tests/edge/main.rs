@@ -1,96 +1,54 @@
 //! The public edge under pressure, with producer-service's default limits:
-//! slow and idle clients cannot exhaust its memory or its probes, and when
+//! the worst clients the limits allow, on every connection at once, cannot
+//! exhaust its memory or its probes (docs/security.md), and when
 //! Kafka stops answering every order that reached the producer is named in
 //! its answer, so that whatever the broker stored later can be matched.
 
+mod hostile;
+
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e_tests::{Broker, spawn_producer, start_producer_with};
+use hostile::{
+    big_headers, head_of, oversized_head, peak_rss_kib, pipelined_unread, probe_until,
+    slow_headers, stalled_upload,
+};
 use rdkafka::Message;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-const SLOW_HEADERS: usize = 2_000;
-const STALLED_UPLOADS: usize = 2_000;
-/// The default `HEADER_READ_TIMEOUT_MS`.
+/// The defaults this test holds the service to: `MAX_CONNECTIONS`,
+/// `MAX_HEADER_BYTES`, `HEADER_READ_TIMEOUT_MS`, `WRITE_TIMEOUT_MS` and
+/// `REQUEST_TIMEOUT_MS`.
+const MAX_CONNECTIONS: usize = 2048;
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a busy machine may add to a timeout before the close is seen.
+const SLACK: Duration = Duration::from_secs(5);
 
-/// Peak resident memory (`VmHWM`) of process `pid`, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/pid/status")
-}
+/// `MAX_IN_FLIGHT_ORDERS`, `MAX_BODY_BYTES`, `MAX_IN_FLIGHT_BATCHES` and
+/// `MAX_BATCH_BODY_BYTES`.
+const MAX_IN_FLIGHT_ORDERS: usize = 1024;
+const MAX_BODY_BYTES: usize = 16 * 1024;
+const MAX_IN_FLIGHT_BATCHES: usize = 16;
+const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
 
-/// Half a request head, then nothing: returns how long the server took to
-/// close the connection (`None` if it could not connect). `connected` is
-/// told once the head is sent.
-async fn slow_headers(
-    api: SocketAddr,
-    connected: tokio::sync::mpsc::Sender<()>,
-) -> Option<Duration> {
-    let mut stream = TcpStream::connect(api).await.ok()?;
-    let opened = Instant::now();
-    stream
-        .write_all(b"POST /orders HTTP/1.1\r\nhost: test\r\ncontent-type: appli")
-        .await
-        .ok()?;
-    let _ = connected.send(()).await;
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest).await;
-    Some(opened.elapsed())
-}
-
-/// A whole head announcing 16,000 bytes, 15,000 of them, then nothing;
-/// returns the status of the answer (shed at once, or timed out), if any.
-async fn stalled_upload(api: SocketAddr) -> Option<u16> {
-    let mut stream = TcpStream::connect(api).await.ok()?;
-    let head = "POST /orders HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
-                content-length: 16000\r\n\r\n";
-    stream.write_all(head.as_bytes()).await.ok()?;
-    stream.write_all(&[b' '; 15_000]).await.ok()?;
-    // The head of the answer only: the rest of the body is never sent, so
-    // the connection need not close after it.
-    let mut answer = Vec::new();
-    let mut byte = [0];
-    while !answer.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).await.ok()? == 0 {
-            return None;
-        }
-        answer.push(byte[0]);
-    }
-    std::str::from_utf8(&answer[9..12]).ok()?.parse().ok()
-}
-
-/// `GET /readyz` over a new connection, as a kubelet probes, on a thread of
-/// its own so that the clients' runtime does not delay it; until `stop`.
-fn probe_until(
-    management: SocketAddr,
-    stop: std::sync::mpsc::Receiver<()>,
-) -> Vec<(u16, Duration)> {
-    let mut probes = Vec::new();
-    while stop.recv_timeout(Duration::from_millis(100)).is_err() {
-        let started = Instant::now();
-        let mut stream = std::net::TcpStream::connect(management).unwrap();
-        stream
-            .write_all(b"GET /readyz HTTP/1.1\r\nhost: probe\r\nconnection: close\r\n\r\n")
-            .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        probes.push((answer[9..12].parse().unwrap(), started.elapsed()));
-    }
-    probes
-}
+/// Every connection the service allows, each held the worst way its kind
+/// of client can: uploads that stall just short of the largest body (as
+/// many as may be read at once, each holding a body and a read buffer),
+/// pipelined requests whose answers are never read, half heads, and on all
+/// the other connections heads one byte short of the limit.
+const STALLED_UPLOADS: usize = MAX_IN_FLIGHT_ORDERS;
+const STALLED_BATCHES: usize = MAX_IN_FLIGHT_BATCHES;
+const PIPELINED: usize = 100;
+const SLOW_HEADERS: usize = 8;
+const BIG_HEADERS: usize =
+    MAX_CONNECTIONS - STALLED_UPLOADS - STALLED_BATCHES - PIPELINED - SLOW_HEADERS;
 
 #[test]
-fn slow_and_idle_clients_can_exhaust_neither_memory_nor_the_probes() {
+fn the_worst_clients_at_every_connection_exhaust_neither_memory_nor_the_probes() {
     let broker = Broker::start();
     let (mut producer, url) = start_producer_with(&broker.bootstrap, &[]);
     let api: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
@@ -103,28 +61,40 @@ fn slow_and_idle_clients_can_exhaust_neither_memory_nor_the_probes() {
     let prober = std::thread::spawn(move || probe_until(management, stop));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (closed_after, uploads, order) = runtime.block_on(async {
-        let (connected, mut heads_sent) = tokio::sync::mpsc::channel(SLOW_HEADERS);
-        let slow: Vec<_> = (0..SLOW_HEADERS)
-            .map(|_| tokio::spawn(slow_headers(api, connected.clone())))
+    let (held, pipelined, uploads, oversized, order) = runtime.block_on(async {
+        let (sent, mut heads_sent) = tokio::sync::mpsc::channel(MAX_CONNECTIONS);
+        let head = head_of(MAX_HEADER_BYTES - 1);
+        let mut held: Vec<_> = (0..BIG_HEADERS)
+            .map(|_| tokio::spawn(big_headers(api, head.clone(), sent.clone())))
             .collect();
-        // The slow clients take their places first (2,000 of the 2,048
-        // MAX_CONNECTIONS); the uploads come while they hold them.
-        for _ in 0..SLOW_HEADERS {
-            heads_sent.recv().await.expect("every slow client connects");
+        held.extend((0..SLOW_HEADERS).map(|_| tokio::spawn(slow_headers(api, sent.clone()))));
+        for _ in 0..BIG_HEADERS + SLOW_HEADERS {
+            heads_sent.recv().await.expect("every head is sent");
         }
-        let stalled: Vec<_> = (0..STALLED_UPLOADS)
-            .map(|_| tokio::spawn(stalled_upload(api)))
+        let give_up = WRITE_TIMEOUT * 3;
+        let pipelined: Vec<_> = (0..PIPELINED)
+            .map(|_| tokio::spawn(pipelined_unread(api, give_up)))
             .collect();
-        let mut closed_after = Vec::new();
-        for client in slow {
-            closed_after.extend(client.await.unwrap());
+        let mut stalled: Vec<_> = (0..STALLED_UPLOADS)
+            .map(|_| tokio::spawn(stalled_upload(api, "/orders", MAX_BODY_BYTES)))
+            .collect();
+        stalled.extend(
+            (0..STALLED_BATCHES)
+                .map(|_| tokio::spawn(stalled_upload(api, "/orders/batch", MAX_BATCH_BODY_BYTES))),
+        );
+        let mut results = (Vec::new(), Vec::new(), Vec::new());
+        for client in held {
+            results.0.push(client.await.unwrap());
         }
-        let mut uploads = Vec::new();
+        for client in pipelined {
+            results.1.push(client.await.unwrap());
+        }
         for client in stalled {
-            uploads.push(client.await.unwrap());
+            results.2.push(client.await.unwrap());
         }
-        // Then a well-behaved client is served.
+        // Then a head over the limit is refused, and a well-behaved client
+        // is served.
+        let oversized = oversized_head(api, MAX_HEADER_BYTES).await;
         let order = json!({"customer_id": "cust-1", "currency": "EUR",
             "items": [{"sku": "BOOK-1", "quantity": 1, "unit_price_cents": 1299}]});
         let answer = reqwest::Client::new()
@@ -134,24 +104,20 @@ fn slow_and_idle_clients_can_exhaust_neither_memory_nor_the_probes() {
             .send()
             .await
             .expect("a well-behaved client is answered");
-        (closed_after, uploads, answer.status().as_u16())
+        (
+            results.0,
+            results.1,
+            results.2,
+            oversized,
+            answer.status().as_u16(),
+        )
     });
     stop_probing.send(()).unwrap();
     let probes = prober.join().unwrap();
 
     let peak_mib = peak_rss_kib(producer.pid()) / 1024;
-    let slowest_close = closed_after.iter().max().copied().unwrap_or_default();
-    let slowest_probe = probes
-        .iter()
-        .map(|(_, took)| *took)
-        .max()
-        .unwrap_or_default();
-    println!(
-        "peak RSS {peak_mib} MiB; {} slow-header connections closed after at most {slowest_close:?}; \
-         {} probes, the slowest {slowest_probe:?}",
-        closed_after.len(),
-        probes.len()
-    );
+    let slowest = |closes: &[Option<std::time::Duration>]| closes.iter().flatten().max().copied();
+    let slowest_probe = probes.iter().map(|(_, took)| *took).max();
     let shed = uploads
         .iter()
         .filter(|status| **status == Some(503))
@@ -160,25 +126,38 @@ fn slow_and_idle_clients_can_exhaust_neither_memory_nor_the_probes() {
         .iter()
         .filter(|status| **status == Some(408))
         .count();
-    println!("stalled uploads: {shed} shed (503), {timed_out} timed out (408)");
-    // Those beyond MAX_CONNECTIONS waited in the accept queue, then were
-    // answered like the others.
-    assert_eq!(shed + timed_out, STALLED_UPLOADS, "{uploads:?}");
-    assert!(
-        timed_out >= 1024,
-        "MAX_IN_FLIGHT_ORDERS of them were read, and timed out"
-    );
-    assert_eq!(order, 201, "the well-behaved client's order");
-    assert_eq!(
-        closed_after.len(),
-        SLOW_HEADERS,
-        "every slow client was accepted"
-    );
-    assert!(
-        slowest_close < HEADER_TIMEOUT + Duration::from_secs(5),
-        "a slow-header connection stayed open {slowest_close:?}"
+    println!(
+        "peak RSS {peak_mib} MiB; heads closed after at most {:?}; pipelined clients cut off \
+         after at most {:?}; uploads {shed} shed (503), {timed_out} timed out (408); \
+         {} probes, the slowest {slowest_probe:?}",
+        slowest(&held),
+        slowest(&pipelined),
+        probes.len()
     );
     assert!(peak_mib <= 100, "peak RSS {peak_mib} MiB");
+    assert!(held.iter().all(Option::is_some), "every head was sent");
+    let slowest_head = slowest(&held).unwrap();
+    assert!(
+        slowest_head < HEADER_TIMEOUT + SLACK,
+        "a connection with an unfinished head stayed open {slowest_head:?}"
+    );
+    assert!(
+        pipelined.iter().all(Option::is_some),
+        "a client that never reads its answers was never cut off: {pipelined:?}"
+    );
+    let slowest_pipelined = slowest(&pipelined).unwrap();
+    assert!(
+        slowest_pipelined < WRITE_TIMEOUT + SLACK,
+        "a client that never reads was cut off only after {slowest_pipelined:?}"
+    );
+    assert_eq!(
+        shed + timed_out,
+        STALLED_UPLOADS + STALLED_BATCHES,
+        "{uploads:?}"
+    );
+    assert!(timed_out >= 1, "uploads were read, and timed out");
+    assert_eq!(oversized, Some(431), "a head over MAX_HEADER_BYTES");
+    assert_eq!(order, 201, "the well-behaved client's order");
     assert!(
         probes.len() >= 50,
         "probed throughout: {} probes",
@@ -188,6 +167,7 @@ fn slow_and_idle_clients_can_exhaust_neither_memory_nor_the_probes() {
         probes.iter().all(|(status, _)| *status == 200),
         "{probes:?}"
     );
+    let slowest_probe = slowest_probe.unwrap();
     assert!(
         slowest_probe <= Duration::from_millis(100),
         "the slowest probe took {slowest_probe:?}"
