@@ -9,6 +9,10 @@ from .settings import milliseconds
 # Shutdown bounds that are not settings of the services: where each comes
 # from, and the value in force (milliseconds).
 PUBLISH_GUARD_MS = 1_000  # producer-service/src/publisher.rs: delivery timeout + 1 s
+# service-kit: the management listener's stop (management::STOP_TIMEOUT,
+# 6 s) and the log writer's last write (writer::FINISH_TIMEOUT, 2 s), both
+# bounded whatever the clients and the log sink do.
+EXIT_MS = 6_000 + 2_000
 # opentelemetry-otlp: exporting the last spans at exit, if an endpoint is set.
 OTLP_TIMEOUT_DEFAULT_MS = 10_000
 
@@ -41,6 +45,7 @@ def shutdown_parts(checker, where, service, env):
                 setting("FINAL_COMMIT_TIMEOUT_MS"),
             ),
         ]
+    parts.append(("the management listener and the log writer", EXIT_MS))
     if env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         timeout = env.get("OTEL_EXPORTER_OTLP_TIMEOUT") or OTLP_TIMEOUT_DEFAULT_MS
         parts.append(("OTEL_EXPORTER_OTLP_TIMEOUT (the last spans)", int(timeout)))
