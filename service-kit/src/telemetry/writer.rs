@@ -19,6 +19,15 @@
 //! sink cannot keep the process from exiting. Lines logged after the
 //! writer stopped (a thread that outlives shutdown, a panic while
 //! unwinding) are written at once by the thread that logs them.
+//!
+//! Why not tracing-appender's non-blocking writer, which has the same
+//! policy (a bounded queue, lossy or not, a guard that flushes at exit)?
+//! It sends each line through a channel as an allocation of its own and
+//! writes it with a call of its own. Measured on 2026-12-07 with a scratch
+//! program, four threads logging 100,000 lines of 300 bytes a second into
+//! a pipe for 2 s, nothing dropped by either: this writer 0.08 to 0.09 s of
+//! CPU and 644 write calls, tracing-appender 0.2 (lossy, a queue of 128,000
+//! lines) 0.18 to 0.21 s and 35,268 calls.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
