@@ -53,16 +53,6 @@ async fn read_head(stream: &mut TcpStream) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-/// Resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/pid/status")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_slow_uploads_are_shed_before_their_bodies_are_read() {
     let kafka = MockKafka::start();
@@ -85,7 +75,7 @@ async fn two_thousand_slow_uploads_are_shed_before_their_bodies_are_read() {
     let client = reqwest::Client::new();
     let get = |path: &str| client.get(format!("{management}{path}")).send();
     assert_eq!(get("/livez").await.unwrap().status(), 200);
-    let before = rss_kib(service.pid());
+    let before = service.rss_kib();
 
     let (answers, mut answered) = mpsc::unbounded_channel();
     let mut uploads = tokio::task::JoinSet::new();
@@ -131,7 +121,7 @@ async fn two_thousand_slow_uploads_are_shed_before_their_bodies_are_read() {
 
     // Buffered bodies are those of the requests within the limit, about
     // LIMIT × SENT = 6 MB; 2,000 buffered bodies would be 120 MB.
-    let during = rss_kib(service.pid());
+    let during = service.rss_kib();
     let grown_mib = during.saturating_sub(before) / 1024;
     println!(
         "RSS {} MiB before, {} MiB with {UPLOADS} slow uploads ({LIMIT} in flight): +{grown_mib} MiB",

@@ -88,6 +88,22 @@ async fn an_acknowledgement_without_an_offset_is_answered_201_with_a_null_offset
     app.shut_down().await;
 }
 
+/// Starts the service binary against `kafka` with `env` besides the
+/// addresses; returns it, ready, and its API's base URL.
+fn start_service(kafka: &MockKafka, env: &[(&str, &str)]) -> (ServiceProcess, String) {
+    let mut all = vec![
+        ("KAFKA_BROKERS", kafka.bootstrap.as_str()),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("MANAGEMENT_ADDR", "127.0.0.1:0"),
+    ];
+    all.extend_from_slice(env);
+    let mut service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_producer-service"), &[], &all);
+    let listening = service.wait_for_message("producer-service listening");
+    let api = format!("http://{}", listening["addr"].as_str().unwrap());
+    service.wait_for_message("reached Kafka; ready");
+    (service, api)
+}
+
 /// Sends `order` and gives up on the answer after a moment, as a client
 /// whose own timeout is shorter than the broker's acknowledgement.
 async fn post_and_go_away(api: &str, order: &Value) {
@@ -103,19 +119,7 @@ async fn post_and_go_away(api: &str, order: &Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_whose_client_went_away_is_still_settled_and_logged_with_its_id() {
     let kafka = MockKafka::start();
-    let mut service = ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_producer-service"),
-        &[],
-        &[
-            ("KAFKA_BROKERS", &kafka.bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("MANAGEMENT_ADDR", "127.0.0.1:0"),
-            ("DELIVERY_TIMEOUT_MS", "4000"),
-        ],
-    );
-    let listening = service.wait_for_message("producer-service listening");
-    let api = format!("http://{}", listening["addr"].as_str().unwrap());
-    service.wait_for_message("reached Kafka; ready");
+    let (mut service, api) = start_service(&kafka, &[("DELIVERY_TIMEOUT_MS", "4000")]);
 
     // Stored after the client left.
     kafka
@@ -165,21 +169,14 @@ async fn an_order_whose_client_went_away_is_still_settled_and_logged_with_its_id
 #[tokio::test(flavor = "multi_thread")]
 async fn an_order_left_unsettled_at_exit_is_named_in_the_last_lines() {
     let kafka = MockKafka::start();
-    let mut service = ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_producer-service"),
-        &[],
+    let (mut service, api) = start_service(
+        &kafka,
         &[
-            ("KAFKA_BROKERS", &kafka.bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("MANAGEMENT_ADDR", "127.0.0.1:0"),
             // Longer than the flush: the order is still queued at exit.
             ("DELIVERY_TIMEOUT_MS", "60000"),
             ("FLUSH_TIMEOUT_MS", "1000"),
         ],
     );
-    let listening = service.wait_for_message("producer-service listening");
-    let api = format!("http://{}", listening["addr"].as_str().unwrap());
-    service.wait_for_message("reached Kafka; ready");
     kafka.cluster.broker_down(1).unwrap();
     let unsettled = Uuid::now_v7();
     let mut order = valid_order();

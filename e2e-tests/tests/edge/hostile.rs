@@ -10,16 +10,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc::Sender;
 
-/// Peak resident memory (`VmHWM`) of process `pid`, in KiB.
-pub fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/pid/status")
-}
-
 /// How long the server took to close the connection, counted from when the
 /// client had sent all it would.
 async fn closed_after(mut stream: TcpStream, sent: Instant) -> Duration {

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use e2e_tests::{Broker, spawn_producer, start_producer_with};
 use hostile::{
-    big_headers, head_of, oversized_head, peak_rss_kib, pipelined_unread, probe_until,
-    slow_headers, stalled_upload,
+    big_headers, head_of, oversized_head, pipelined_unread, probe_until, slow_headers,
+    stalled_upload,
 };
 use rdkafka::Message;
 use serde_json::{Value, json};
@@ -115,7 +115,7 @@ fn the_worst_clients_at_every_connection_exhaust_neither_memory_nor_the_probes()
     stop_probing.send(()).unwrap();
     let probes = prober.join().unwrap();
 
-    let peak_mib = peak_rss_kib(producer.pid()) / 1024;
+    let peak_mib = producer.peak_rss_kib() / 1024;
     let slowest = |closes: &[Option<std::time::Duration>]| closes.iter().flatten().max().copied();
     let slowest_probe = probes.iter().map(|(_, took)| *took).max();
     let shed = uploads
