@@ -1,5 +1,6 @@
 //! Hooks librdkafka calls on group events: rebalances drive readiness,
-//! metrics and log lines.
+//! metrics and log lines; its log is watched for a change of cluster
+//! ([`crate::cluster`]).
 //!
 //! They run inside `StreamConsumer::recv`'s poll, on a runtime thread, so
 //! they must not block. Nothing here commits: with `enable.auto.commit`,
@@ -12,6 +13,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use service_kit::{Readiness, ServiceContext};
 
+use crate::cluster::ClusterWatch;
+
 /// The group consumer this service uses.
 pub type OrdersConsumer = StreamConsumer<GroupContext>;
 
@@ -21,6 +24,7 @@ pub type OrdersConsumer = StreamConsumer<GroupContext>;
 pub struct GroupContext {
     readiness: Readiness,
     client: ServiceContext,
+    cluster: ClusterWatch,
 }
 
 impl GroupContext {
@@ -29,7 +33,13 @@ impl GroupContext {
         Self {
             readiness,
             client: ServiceContext::default(),
+            cluster: ClusterWatch::default(),
         }
+    }
+
+    /// Whether the brokers turned into another cluster.
+    pub fn cluster(&self) -> &ClusterWatch {
+        &self.cluster
     }
 }
 
@@ -44,6 +54,7 @@ impl GroupContext {
 
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        self.cluster.observe(message);
         self.client.log_line(level, facility, message);
     }
 

@@ -6,6 +6,7 @@
 //! does the same on a listener the caller bound (tests use port 0).
 
 mod backoff;
+pub mod cluster;
 pub mod config;
 mod context;
 mod dead_letter;

@@ -56,7 +56,9 @@ pub fn client_config(config: &Config) -> ClientSettings {
 /// Consumes until `cancel` fires, then commits and leaves the group.
 ///
 /// # Errors
-/// Fails if a Kafka client cannot be created or the topic cannot be subscribed.
+/// Fails if a Kafka client cannot be created or the topic cannot be
+/// subscribed, or, without a commit, when the brokers turn out to be
+/// another cluster ([`crate::cluster::ClusterChanged`]).
 pub async fn consume(
     config: &Config,
     processor: impl Process,
@@ -83,6 +85,14 @@ pub async fn consume(
         let message = tokio::select! {
             biased;
             () = cancel.cancelled() => break,
+            change = consumer.context().cluster().changed() => {
+                readiness.set_connected(false);
+                // No final commit: these positions belong to the old
+                // cluster. Closing the consumer may still try to commit
+                // them, and the new cluster's coordinator refuses a member
+                // it never saw (tested: nothing committed).
+                return Err(change.into());
+            }
             message = consumer.recv() => message,
         };
         match message {

@@ -225,6 +225,17 @@ impl ServiceProcess {
         assert!(status.success(), "exit status {status}");
     }
 
+    /// Waits up to `within` for the process to exit by itself, then
+    /// collects every remaining log line.
+    ///
+    /// # Panics
+    /// If it has not exited by then.
+    pub fn wait_for_exit(&mut self, within: Duration) -> ExitStatus {
+        let status = self.wait_exit(within);
+        self.collect_rest();
+        status
+    }
+
     /// Kills the process with SIGKILL, as a crash would.
     pub fn crash(&mut self) {
         self.signal(Signal::SIGKILL);

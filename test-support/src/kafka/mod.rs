@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use local_kafka::{Cluster, Home, Mode, Options, User, fetch};
+use local_kafka::{Cluster, Home, Mode, Options, Ports, User, fetch};
 use rdkafka::consumer::BaseConsumer;
 
 mod inspect;
@@ -108,8 +108,31 @@ impl Broker {
         Self::launch(Mode::KRaft, 1, security)
     }
 
+    /// Stops this one-node cluster and removes its data, then starts a new,
+    /// empty one (another cluster id) on the same client port: what clients
+    /// see of a dev broker restarted without its data, or a rebuilt test
+    /// cluster.
+    ///
+    /// # Panics
+    /// As [`Broker::start`], or if the port is not this broker's.
+    pub fn replaced(self) -> Self {
+        let port: u16 = self
+            .bootstrap
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("bootstrap is host:port");
+        drop(self);
+        Self::launch_on(Mode::KRaft, 1, &Security::default(), Ports::From(port))
+    }
+
     fn launch(mode: Mode, nodes: usize, security: &Security) -> Self {
+        Self::launch_on(mode, nodes, security, Ports::Free)
+    }
+
+    fn launch_on(mode: Mode, nodes: usize, security: &Security, ports: Ports) -> Self {
         let mut options = Options::new(home(mode), mode);
+        options.ports = ports;
         options.brokers = nodes;
         options.security.users = users(security.users);
         options.security.tls = security.tls;
