@@ -65,12 +65,25 @@ pub struct Config {
     #[arg(long, env = "FINAL_COMMIT_TIMEOUT_MS", default_value_t = 10_000)]
     pub final_commit_timeout_ms: u64,
 
+    /// How long records may wait in this instance's partitions with none
+    /// of them handled before it reports itself stalled: `/readyz` 503,
+    /// `kafka_consumer_stalled` 1, one ERROR line. A few times the longest
+    /// one record may take (its attempts, their backoff and a dead-letter
+    /// write: about 15 s at the defaults).
+    #[arg(long, env = "STALL_TIMEOUT_MS", default_value_t = 60_000)]
+    pub stall_timeout_ms: u64,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
 }
 
 impl Config {
+    /// See [`Config::stall_timeout_ms`].
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout_ms)
+    }
+
     /// See [`Config::final_commit_timeout_ms`].
     pub fn final_commit_timeout(&self) -> Duration {
         Duration::from_millis(self.final_commit_timeout_ms)

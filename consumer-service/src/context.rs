@@ -1,6 +1,7 @@
 //! Hooks librdkafka calls on group events: rebalances drive readiness,
 //! metrics and log lines; its log is watched for a change of cluster
-//! ([`crate::cluster`]).
+//! ([`crate::cluster`]) and its statistics give the records waiting
+//! ([`crate::progress`]).
 //!
 //! They run inside `StreamConsumer::recv`'s poll, on a runtime thread, so
 //! they must not block. Nothing here commits: with `enable.auto.commit`,
@@ -13,7 +14,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use service_kit::{Readiness, ServiceContext};
 
+use std::sync::Arc;
+
 use crate::cluster::ClusterWatch;
+use crate::progress::Progress;
 
 /// The group consumer this service uses.
 pub type OrdersConsumer = StreamConsumer<GroupContext>;
@@ -25,16 +29,24 @@ pub struct GroupContext {
     readiness: Readiness,
     client: ServiceContext,
     cluster: ClusterWatch,
+    progress: Arc<Progress>,
 }
 
 impl GroupContext {
-    /// A context that reports membership into `readiness`.
-    pub fn new(readiness: Readiness) -> Self {
+    /// A context that reports membership into `readiness`, and records
+    /// waiting and assignments into `progress`.
+    pub fn new(readiness: Readiness, progress: Arc<Progress>) -> Self {
         Self {
             readiness,
             client: ServiceContext::default(),
             cluster: ClusterWatch::default(),
+            progress,
         }
+    }
+
+    /// The consume loop's progress.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     /// Whether the brokers turned into another cluster.
@@ -59,6 +71,16 @@ impl ClientContext for GroupContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        // Records past the last stored offset, in the partitions this
+        // instance owns (-1 elsewhere): handled or not, they wait.
+        let waiting = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.values())
+            .filter(|partition| partition.partition >= 0)
+            .map(|partition| partition.consumer_lag_stored.max(0))
+            .sum();
+        self.progress.set_waiting(waiting);
         self.client.stats(statistics);
     }
 
@@ -71,6 +93,7 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             self.readiness.set_connected(false);
+            self.progress.set_waiting(0);
             metrics::counter!("kafka_consumer_rebalances_total", "kind" => "revoke").increment(1);
             metrics::gauge!("kafka_consumer_assigned_partitions").set(0.0);
             if consumer.assignment_lost() {
@@ -92,6 +115,7 @@ impl ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(partitions) => {
                 self.readiness.set_connected(true);
+                self.progress.made();
                 metrics::counter!("kafka_consumer_rebalances_total", "kind" => "assign")
                     .increment(1);
                 metrics::gauge!("kafka_consumer_assigned_partitions")

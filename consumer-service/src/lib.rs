@@ -12,6 +12,7 @@ mod context;
 mod dead_letter;
 mod group;
 pub mod handler;
+mod progress;
 mod record;
 mod worker;
 

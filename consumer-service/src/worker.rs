@@ -6,6 +6,8 @@
 //! A record that shutdown interrupts ends the loop: no later record of its
 //! partition may store an offset past it.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -19,6 +21,7 @@ use crate::context::{GroupContext, OrdersConsumer};
 use crate::dead_letter::DeadLetters;
 use crate::group::leave_group;
 use crate::handler::Process;
+use crate::progress::{self, Progress};
 use crate::record::{RecordMetrics, Records};
 
 /// The consumer settings: a group member with at-least-once offset handling
@@ -65,9 +68,19 @@ pub async fn consume(
     readiness: Readiness,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    let progress = Arc::new(Progress::default());
     let consumer: OrdersConsumer = client_config(config)
-        .create(GroupContext::new(readiness.clone()))
+        .create(GroupContext::new(readiness.clone(), Arc::clone(&progress)))
         .context("cannot create the Kafka consumer")?;
+    // Stopped with this function, however it returns.
+    let watching = CancellationToken::new();
+    let _stop_watching = watching.clone().drop_guard();
+    tokio::spawn(progress::watch(
+        progress,
+        readiness.clone(),
+        config.stall_timeout(),
+        watching,
+    ));
     let records = Records {
         processor,
         dead_letters: DeadLetters::new(config).context("cannot create the dead-letter producer")?,
@@ -97,6 +110,7 @@ pub async fn consume(
         };
         match message {
             Ok(message) => {
+                consumer.context().progress().took();
                 if records.handle(&message).await.is_err() {
                     tracing::info!(
                         partition = message.partition(),
@@ -129,6 +143,7 @@ pub async fn consume(
 }
 
 fn store_offset(consumer: &OrdersConsumer, message: &BorrowedMessage<'_>) {
+    consumer.context().progress().made();
     if let Err(error) = consumer.store_offset_from_message(message) {
         // Happens when the partition was revoked while the record was being
         // handled; its new owner will process it again (at least once).

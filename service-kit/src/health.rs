@@ -14,6 +14,7 @@ pub struct Readiness(Arc<Flags>);
 struct Flags {
     connected: AtomicBool,
     draining: AtomicBool,
+    stalled: AtomicBool,
 }
 
 impl Readiness {
@@ -27,9 +28,31 @@ impl Readiness {
         self.0.draining.store(true, Ordering::Relaxed);
     }
 
-    /// True while the service is connected and not shutting down.
+    /// Records whether the service has work waiting and is making no
+    /// progress on it: connected, yet of no use.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.0.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    /// True while the service is connected, making progress, and not
+    /// shutting down.
     pub fn is_ready(&self) -> bool {
-        self.0.connected.load(Ordering::Relaxed) && !self.0.draining.load(Ordering::Relaxed)
+        self.not_ready().is_none()
+    }
+
+    /// Why the service is not ready, if it is not.
+    pub fn not_ready(&self) -> Option<&'static str> {
+        if self.0.draining.load(Ordering::Relaxed) {
+            Some("not ready: shutting down")
+        } else if !self.0.connected.load(Ordering::Relaxed) {
+            Some("not ready: not connected to Kafka")
+        } else if self.0.stalled.load(Ordering::Relaxed) {
+            Some(
+                "not ready: stalled, records are waiting and none was handled within the stall timeout",
+            )
+        } else {
+            None
+        }
     }
 }
 
@@ -42,10 +65,9 @@ pub fn routes(readiness: Readiness) -> Router {
 }
 
 async fn readyz(State(readiness): State<Readiness>) -> (StatusCode, &'static str) {
-    if readiness.is_ready() {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    match readiness.not_ready() {
+        None => (StatusCode::OK, "ready"),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 
@@ -86,5 +108,19 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(status(&readiness, "/livez").await, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_service_is_not_ready_until_it_makes_progress_again() {
+        let readiness = Readiness::default();
+        readiness.set_connected(true);
+        readiness.set_stalled(true);
+        assert_eq!(
+            status(&readiness, "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert!(readiness.not_ready().unwrap().contains("stalled"));
+        readiness.set_stalled(false);
+        assert_eq!(status(&readiness, "/readyz").await, StatusCode::OK);
     }
 }
