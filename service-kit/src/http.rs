@@ -21,9 +21,10 @@
 mod deadline;
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use std::{io, net::SocketAddr};
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -125,7 +126,7 @@ pub async fn serve(
     {
         // Their tasks end with the runtime, which closes the sockets.
         tracing::warn!(
-            open = limits.max_connections - connections.available_permits(),
+            open = limits.max_connections.saturating_sub(connections.available_permits()),
             "connections still open after the drain timeout; closing them"
         );
     }
