@@ -1,7 +1,7 @@
 //! Hooks librdkafka calls on group events: rebalances drive readiness,
 //! metrics and log lines; its log is watched for a change of cluster
-//! ([`crate::cluster`]) and its statistics give the records waiting
-//! ([`crate::progress`]).
+//! ([`crate::cluster`]) and for reset positions ([`crate::skips`]), and its
+//! statistics give the records waiting ([`crate::progress`]).
 //!
 //! They run inside `StreamConsumer::recv`'s poll, on a runtime thread, so
 //! they must not block. Nothing here commits: with `enable.auto.commit`,
@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use crate::cluster::ClusterWatch;
 use crate::progress::Progress;
+use crate::skips::Resets;
 
 /// The group consumer this service uses.
 pub type OrdersConsumer = StreamConsumer<GroupContext>;
@@ -30,6 +31,7 @@ pub struct GroupContext {
     client: ServiceContext,
     cluster: ClusterWatch,
     progress: Arc<Progress>,
+    resets: Resets,
 }
 
 impl GroupContext {
@@ -41,7 +43,13 @@ impl GroupContext {
             client: ServiceContext::default(),
             cluster: ClusterWatch::default(),
             progress,
+            resets: Resets::default(),
         }
+    }
+
+    /// Positions librdkafka reset, waiting for their next record.
+    pub fn resets(&self) -> &Resets {
+        &self.resets
     }
 
     /// The consume loop's progress.
@@ -67,6 +75,7 @@ impl GroupContext {
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         self.cluster.observe(message);
+        self.resets.observe(message);
         self.client.log_line(level, facility, message);
     }
 

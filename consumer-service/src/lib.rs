@@ -14,6 +14,7 @@ mod group;
 pub mod handler;
 mod progress;
 mod record;
+mod skips;
 mod worker;
 
 use std::future::Future;
@@ -105,5 +106,14 @@ fn describe_metrics() {
     metrics::describe_gauge!(
         "kafka_consumer_assigned_partitions",
         "Partitions currently assigned to this instance."
+    );
+    metrics::describe_counter!(
+        "orders_skipped_offsets_total",
+        "Offsets never processed because their records were deleted (retention, delete-records) before this consumer read them."
+    );
+    metrics::counter!("orders_skipped_offsets_total").increment(0);
+    metrics::describe_gauge!(
+        "kafka_consumer_stalled",
+        "1 while records wait and none was handled for STALL_TIMEOUT_MS (/readyz answers 503)."
     );
 }

@@ -110,7 +110,11 @@ pub async fn consume(
         };
         match message {
             Ok(message) => {
-                consumer.context().progress().took();
+                let context = consumer.context();
+                context
+                    .resets()
+                    .check(message.partition(), message.offset());
+                context.progress().took();
                 if records.handle(&message).await.is_err() {
                     tracing::info!(
                         partition = message.partition(),

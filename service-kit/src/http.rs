@@ -126,7 +126,9 @@ pub async fn serve(
     {
         // Their tasks end with the runtime, which closes the sockets.
         tracing::warn!(
-            open = limits.max_connections.saturating_sub(connections.available_permits()),
+            open = limits
+                .max_connections
+                .saturating_sub(connections.available_permits()),
             "connections still open after the drain timeout; closing them"
         );
     }

@@ -213,6 +213,34 @@ impl Broker {
     }
 
     /// A client of the plain listeners.
+    /// Deletes the records of `topic` below `before` (partition → offset),
+    /// as retention or `kafka-delete-records` would.
+    ///
+    /// # Panics
+    /// If Kafka refuses for any partition.
+    pub fn delete_records(&self, topic: &str, before: &std::collections::HashMap<i32, i64>) {
+        use rdkafka::admin::{AdminClient, AdminOptions};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> =
+            self.cluster.admin_config().create().expect("admin client");
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        for (partition, offset) in before {
+            partitions
+                .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
+                .expect("a valid offset");
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let deleted = runtime
+            .block_on(admin.delete_records(&partitions, &AdminOptions::new()))
+            .expect("records deleted");
+        for element in deleted.elements() {
+            assert!(element.error().is_ok(), "{element:?}");
+        }
+    }
+
     fn internal_client(&self) -> BaseConsumer {
         self.cluster
             .admin_config()
