@@ -34,15 +34,23 @@ pub struct ClusterChanged {
     pub now: String,
 }
 
-/// Watches librdkafka's log for a change of cluster; the first one fires
-/// [`ClusterWatch::changed`].
-#[derive(Debug, Default)]
+/// Watches librdkafka's log for a change of cluster; the first one is kept
+/// and cancels the token the consume loop stops on.
+#[derive(Debug)]
 pub struct ClusterWatch {
     change: Mutex<Option<ClusterChanged>>,
-    fired: CancellationToken,
+    stop: CancellationToken,
 }
 
 impl ClusterWatch {
+    /// A watch that cancels `stop` on the first change of cluster.
+    pub fn new(stop: CancellationToken) -> Self {
+        Self {
+            change: Mutex::default(),
+            stop,
+        }
+    }
+
     /// Looks at one librdkafka log line.
     pub fn observe(&self, message: &str) {
         let Some(change) = parse(message) else {
@@ -51,18 +59,16 @@ impl ClusterWatch {
         let mut first = self.change.lock().unwrap_or_else(PoisonError::into_inner);
         if first.is_none() {
             *first = Some(change);
-            self.fired.cancel();
+            self.stop.cancel();
         }
     }
 
-    /// Completes once a change of cluster was seen.
-    pub async fn changed(&self) -> ClusterChanged {
-        self.fired.cancelled().await;
+    /// The first change of cluster seen, if any.
+    pub fn change(&self) -> Option<ClusterChanged> {
         self.change
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .expect("set before the token fires")
     }
 }
 
@@ -89,13 +95,16 @@ mod tests {
         \"AaJSMGmbcLutet9XSrCEvg\" than previously known \"AaJSMBabdc6qsVod-E4GdA\": \
         a client must not be simultaneously connected to multiple clusters";
 
-    #[tokio::test]
-    async fn the_first_change_of_cluster_fires_with_both_ids() {
-        let watch = ClusterWatch::default();
+    #[test]
+    fn the_first_change_of_cluster_stops_the_loop_and_names_both_ids() {
+        let stop = CancellationToken::new();
+        let watch = ClusterWatch::new(stop.clone());
         watch.observe("[thrd:main]: some other warning");
+        assert!(!stop.is_cancelled() && watch.change().is_none());
         watch.observe(WARNING);
         watch.observe(&WARNING.replace("AaJSMGmbcLutet9XSrCEvg", "third"));
-        let change = watch.changed().await;
+        assert!(stop.is_cancelled());
+        let change = watch.change().expect("a change was seen");
         assert_eq!(change.previous, "AaJSMBabdc6qsVod-E4GdA");
         assert_eq!(change.now, "AaJSMGmbcLutet9XSrCEvg");
         let said = change.to_string();

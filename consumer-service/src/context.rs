@@ -13,6 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, Stre
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use service_kit::{Readiness, ServiceContext};
+use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
@@ -35,13 +36,14 @@ pub struct GroupContext {
 }
 
 impl GroupContext {
-    /// A context that reports membership into `readiness`, and records
-    /// waiting and assignments into `progress`.
-    pub fn new(readiness: Readiness, progress: Arc<Progress>) -> Self {
+    /// A context that reports membership into `readiness`, records waiting
+    /// and assignments into `progress`, and cancels `stop` when the brokers
+    /// turn into another cluster.
+    pub fn new(readiness: Readiness, progress: Arc<Progress>, stop: CancellationToken) -> Self {
         Self {
             readiness,
             client: ServiceContext::default(),
-            cluster: ClusterWatch::default(),
+            cluster: ClusterWatch::new(stop),
             progress,
             resets: Resets::default(),
         }

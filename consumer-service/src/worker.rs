@@ -69,8 +69,14 @@ pub async fn consume(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let progress = Arc::new(Progress::default());
+    // Fired by shutdown, or by a change of cluster (read after the loop).
+    let stop = cancel.child_token();
     let consumer: OrdersConsumer = client_config(config)
-        .create(GroupContext::new(readiness.clone(), Arc::clone(&progress)))
+        .create(GroupContext::new(
+            readiness.clone(),
+            Arc::clone(&progress),
+            stop.clone(),
+        ))
         .context("cannot create the Kafka consumer")?;
     // Stopped with this function, however it returns.
     let watching = CancellationToken::new();
@@ -85,7 +91,7 @@ pub async fn consume(
         processor,
         dead_letters: DeadLetters::new(config).context("cannot create the dead-letter producer")?,
         attempts: config.process_attempts.max(1),
-        cancel: cancel.clone(),
+        cancel: stop.clone(),
         metrics: RecordMetrics::new(),
     };
     consumer
@@ -97,15 +103,7 @@ pub async fn consume(
         // Cancellation first: once shutdown began, no further record starts.
         let message = tokio::select! {
             biased;
-            () = cancel.cancelled() => break,
-            change = consumer.context().cluster().changed() => {
-                readiness.set_connected(false);
-                // No final commit: these positions belong to the old
-                // cluster. Closing the consumer may still try to commit
-                // them, and the new cluster's coordinator refuses a member
-                // it never saw (tested: nothing committed).
-                return Err(change.into());
-            }
+            () = stop.cancelled() => break,
             message = consumer.recv() => message,
         };
         match message {
@@ -119,7 +117,7 @@ pub async fn consume(
                     tracing::info!(
                         partition = message.partition(),
                         offset = message.offset(),
-                        "shutdown interrupted this record's retries; its partition's next owner handles it"
+                        "stopping interrupted this record's retries; its partition's next owner handles it"
                     );
                     break;
                 }
@@ -140,6 +138,14 @@ pub async fn consume(
         }
     }
 
+    if let Some(change) = consumer.context().cluster().change() {
+        readiness.set_connected(false);
+        // No final commit: these positions belong to the old cluster.
+        // Closing the consumer may still try to commit them, and the new
+        // cluster's coordinator refuses a member it never saw (tested:
+        // nothing committed).
+        return Err(change.into());
+    }
     // Every dead letter was awaited to its acknowledgement, so there is
     // nothing left to flush.
     leave_group(consumer, config.final_commit_timeout()).await;

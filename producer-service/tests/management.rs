@@ -2,26 +2,20 @@
 //! half a request there can neither hold the process past its shutdown nor
 //! keep the probes from answering.
 
+mod common;
+
 use std::time::Instant;
 
-use test_support::{MockKafka, SHUTDOWN_BOUND, ServiceProcess};
+use common::start_service;
+use test_support::{MockKafka, SHUTDOWN_BOUND};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn half_sent_requests_on_the_management_port_do_not_delay_sigterm() {
     let kafka = MockKafka::start();
-    let mut service = ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_producer-service"),
-        &[],
-        &[
-            ("KAFKA_BROKERS", &kafka.bootstrap),
-            ("HTTP_ADDR", "127.0.0.1:0"),
-            ("MANAGEMENT_ADDR", "127.0.0.1:0"),
-        ],
-    );
+    let (mut service, _) = start_service(&kafka, &[]);
     let management = service.management_url();
-    service.wait_for_message("reached Kafka; ready");
     let addr = management.trim_start_matches("http://");
     let mut halves = Vec::new();
     for _ in 0..5 {

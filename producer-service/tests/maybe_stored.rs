@@ -7,11 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, problem, valid_order};
+use common::{TestApp, problem, start_service, valid_order};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use test_support::{MockKafka, ServiceProcess};
+use test_support::MockKafka;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,22 +86,6 @@ async fn an_acknowledgement_without_an_offset_is_answered_201_with_a_null_offset
         "the next one has its offset: {body}"
     );
     app.shut_down().await;
-}
-
-/// Starts the service binary against `kafka` with `env` besides the
-/// addresses; returns it, ready, and its API's base URL.
-fn start_service(kafka: &MockKafka, env: &[(&str, &str)]) -> (ServiceProcess, String) {
-    let mut all = vec![
-        ("KAFKA_BROKERS", kafka.bootstrap.as_str()),
-        ("HTTP_ADDR", "127.0.0.1:0"),
-        ("MANAGEMENT_ADDR", "127.0.0.1:0"),
-    ];
-    all.extend_from_slice(env);
-    let mut service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_producer-service"), &[], &all);
-    let listening = service.wait_for_message("producer-service listening");
-    let api = format!("http://{}", listening["addr"].as_str().unwrap());
-    service.wait_for_message("reached Kafka; ready");
-    (service, api)
 }
 
 /// Sends `order` and gives up on the answer after a moment, as a client

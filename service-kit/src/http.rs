@@ -34,7 +34,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
-pub use deadline::WriteDeadline;
+use deadline::WriteDeadline;
 
 /// The smallest head limit hyper accepts: its read buffer starts at 8 KiB.
 pub const MIN_HEADER_BYTES: usize = 8 * 1024;

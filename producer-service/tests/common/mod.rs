@@ -13,7 +13,7 @@ use producer_service::Config;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::load::Outcome;
-use test_support::{MockKafka, Report};
+use test_support::{MockKafka, Report, ServiceProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -190,4 +190,20 @@ pub async fn check_topic(kafka: &MockKafka, outcomes: &[Outcome]) -> Report {
     })
     .await
     .expect("checker")
+}
+
+/// Starts the service binary against `kafka` with `env` besides the
+/// addresses; returns it, ready, and its API's base URL.
+pub fn start_service(kafka: &MockKafka, env: &[(&str, &str)]) -> (ServiceProcess, String) {
+    let mut all = vec![
+        ("KAFKA_BROKERS", kafka.bootstrap.as_str()),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("MANAGEMENT_ADDR", "127.0.0.1:0"),
+    ];
+    all.extend_from_slice(env);
+    let mut service = ServiceProcess::spawn(env!("CARGO_BIN_EXE_producer-service"), &[], &all);
+    let listening = service.wait_for_message("producer-service listening");
+    let api = format!("http://{}", listening["addr"].as_str().unwrap());
+    service.wait_for_message("reached Kafka; ready");
+    (service, api)
 }
