@@ -1,6 +1,6 @@
 //! Hooks librdkafka calls on group events: rebalances drive readiness,
-//! metrics and log lines; its log is watched for a change of cluster
-//! ([`crate::cluster`]) and for reset positions ([`crate::skips`]), and its
+//! metrics and log lines; its log is watched for a replaced cluster or
+//! topic ([`crate::replaced`]) and for reset positions ([`crate::skips`]), and its
 //! statistics give the records waiting ([`crate::progress`]).
 //!
 //! They run inside `StreamConsumer::recv`'s poll, on a runtime thread, so
@@ -13,12 +13,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, Stre
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Statistics};
 use service_kit::{Readiness, ServiceContext};
-use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
-use crate::cluster::ClusterWatch;
 use crate::progress::Progress;
+use crate::replaced::ReplacedWatch;
 use crate::skips::Resets;
 
 /// The group consumer this service uses.
@@ -30,20 +29,20 @@ pub type OrdersConsumer = StreamConsumer<GroupContext>;
 pub struct GroupContext {
     readiness: Readiness,
     client: ServiceContext,
-    cluster: ClusterWatch,
+    replaced: ReplacedWatch,
     progress: Arc<Progress>,
     resets: Resets,
 }
 
 impl GroupContext {
     /// A context that reports membership into `readiness`, records waiting
-    /// and assignments into `progress`, and cancels `stop` when the brokers
-    /// turn into another cluster.
-    pub fn new(readiness: Readiness, progress: Arc<Progress>, stop: CancellationToken) -> Self {
+    /// and assignments into `progress`, and feeds librdkafka's log to
+    /// `replaced`.
+    pub fn new(readiness: Readiness, progress: Arc<Progress>, replaced: ReplacedWatch) -> Self {
         Self {
             readiness,
             client: ServiceContext::default(),
-            cluster: ClusterWatch::new(stop),
+            replaced,
             progress,
             resets: Resets::default(),
         }
@@ -59,9 +58,9 @@ impl GroupContext {
         &self.progress
     }
 
-    /// Whether the brokers turned into another cluster.
-    pub fn cluster(&self) -> &ClusterWatch {
-        &self.cluster
+    /// Whether the cluster or the topic was replaced.
+    pub fn replaced(&self) -> &ReplacedWatch {
+        &self.replaced
     }
 }
 
@@ -76,7 +75,7 @@ impl GroupContext {
 
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        self.cluster.observe(message);
+        self.replaced.observe(message);
         self.resets.observe(message);
         self.client.log_line(level, facility, message);
     }

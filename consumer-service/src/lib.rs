@@ -6,7 +6,6 @@
 //! does the same on a listener the caller bound (tests use port 0).
 
 mod backoff;
-pub mod cluster;
 pub mod config;
 mod context;
 mod dead_letter;
@@ -14,6 +13,7 @@ mod group;
 pub mod handler;
 mod progress;
 mod record;
+pub mod replaced;
 mod skips;
 mod worker;
 

@@ -23,11 +23,12 @@ use crate::group::leave_group;
 use crate::handler::Process;
 use crate::progress::{self, Progress};
 use crate::record::{RecordMetrics, Records};
+use crate::replaced::{self, ReplacedWatch};
 
 /// The consumer settings: a group member with at-least-once offset handling
 /// (auto-commit on, offset store manual).
 pub fn client_config(config: &Config) -> ClientSettings {
-    config.kafka.client_config([
+    let mut settings = config.kafka.client_config([
         ("client.id", "consumer-service".to_owned()),
         ("group.id", config.consumer_group.clone()),
         ("enable.auto.commit", "true".to_owned()),
@@ -53,15 +54,18 @@ pub fn client_config(config: &Config) -> ClientSettings {
         // loop: 10 ms keeps it fed.
         ("queued.max.messages.kbytes", "2048".to_owned()),
         ("fetch.queue.backoff.ms", "10".to_owned()),
-    ])
+    ]);
+    // The only word librdkafka says of a recreated topic is a debug line.
+    settings.add_debug_context(replaced::DEBUG_CONTEXT);
+    settings
 }
 
 /// Consumes until `cancel` fires, then commits and leaves the group.
 ///
 /// # Errors
 /// Fails if a Kafka client cannot be created or the topic cannot be
-/// subscribed, or, without a commit, when the brokers turn out to be
-/// another cluster ([`crate::cluster::ClusterChanged`]).
+/// subscribed, or, without a commit, when the cluster or the topic turns
+/// out to be another one ([`crate::replaced::Replaced`]).
 pub async fn consume(
     config: &Config,
     processor: impl Process,
@@ -69,13 +73,15 @@ pub async fn consume(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let progress = Arc::new(Progress::default());
-    // Fired by shutdown, or by a change of cluster (read after the loop).
+    // Fired by shutdown, or by a replaced cluster or topic (read after
+    // the loop).
     let stop = cancel.child_token();
+    let replaced = ReplacedWatch::new(&config.orders_topic, stop.clone());
     let consumer: OrdersConsumer = client_config(config)
         .create(GroupContext::new(
             readiness.clone(),
             Arc::clone(&progress),
-            stop.clone(),
+            replaced,
         ))
         .context("cannot create the Kafka consumer")?;
     // Stopped with this function, however it returns.
@@ -121,6 +127,9 @@ pub async fn consume(
                     );
                     break;
                 }
+                if stop.is_cancelled() && consumer.context().replaced().seen().is_some() {
+                    break;
+                }
                 store_offset(&consumer, &message);
             }
             // Handling took longer than max.poll.interval.ms: librdkafka
@@ -138,13 +147,13 @@ pub async fn consume(
         }
     }
 
-    if let Some(change) = consumer.context().cluster().change() {
+    if let Some(replaced) = consumer.context().replaced().seen() {
         readiness.set_connected(false);
-        // No final commit: these positions belong to the old cluster.
-        // Closing the consumer may still try to commit them, and the new
-        // cluster's coordinator refuses a member it never saw (tested:
-        // nothing committed).
-        return Err(change.into());
+        // These positions belong to the old cluster or topic: no final
+        // commit, and no close either, which would commit them (a
+        // recreated topic takes commits by name).
+        std::mem::forget(consumer);
+        return Err(replaced.into());
     }
     // Every dead letter was awaited to its acknowledgement, so there is
     // nothing left to flush.

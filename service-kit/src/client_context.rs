@@ -30,6 +30,13 @@ impl ServiceContext {
     /// Logs a librdkafka log line, unless the same message was logged
     /// within [`QUIET_PERIOD`]. For contexts that wrap this one.
     pub fn log_line(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        // Debug contexts a service watches for itself are not for the log,
+        // unless it was asked for.
+        if matches!(level, RDKafkaLogLevel::Debug)
+            && !tracing::enabled!(target: "librdkafka", tracing::Level::DEBUG)
+        {
+            return;
+        }
         let key = format!("{level:?} {facility} {}", repeat_key(message));
         let Some(suppressed) = self.throttle.admit(&key) else {
             return;

@@ -1,7 +1,7 @@
 //! What the tests and the benchmark share: a fresh in-process Kafka
 //! (librdkafka's mock cluster) per test, and blocking functions that write
 //! records and read topics back without going through the code under test;
-//! test orders ([`order`], [`publish_order`], [`processed`]); the binaries
+//! test orders ([`order`], [`publish_order`], [`publish_orders`], [`processed`]); the binaries
 //! as child processes ([`ServiceProcess`]); Apache Kafka ([`kafka`], started
 //! by `local-kafka`); and the load
 //! and ledger of the fault suite ([`load`], [`Ledger`]).
@@ -18,7 +18,7 @@ mod process;
 mod prometheus;
 
 pub use ledger::{Answered, Ledger, Placement, Report};
-pub use orders::{order, processed, publish_order};
+pub use orders::{order, processed, publish_order, publish_orders};
 pub use process::{SHUTDOWN_BOUND, ServiceProcess};
 pub use prometheus::Exposition;
 
@@ -71,11 +71,7 @@ pub fn produce(
     payload: &[u8],
     headers: OwnedHeaders,
 ) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("message.timeout.ms", "10000")
-        .create()
-        .expect("test producer created");
+    let producer = test_producer(bootstrap);
     let mut record = BaseRecord::<[u8], [u8]>::to(topic)
         .payload(payload)
         .headers(headers);
@@ -89,6 +85,15 @@ pub fn produce(
     producer
         .flush(Duration::from_secs(10))
         .expect("record acknowledged");
+}
+
+/// A producer that gives each record ten seconds to be acknowledged.
+pub(crate) fn test_producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("test producer created")
 }
 
 /// Reads `topic` from the beginning of every partition until `count`

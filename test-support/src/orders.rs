@@ -2,9 +2,10 @@
 //! producer-service publishes it, and counted back from a consumer's log.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use order_contract::{LineItem, Order};
-use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{BaseRecord, Producer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -33,14 +34,29 @@ pub fn order(customer: &str) -> Order {
 /// # Panics
 /// As [`crate::produce`].
 pub fn publish_order(bootstrap: &str, order: &Order) {
-    let key = order.order_id.to_string();
-    crate::produce(
-        bootstrap,
-        "orders",
-        Some(key.as_bytes()),
-        &order.encode(),
-        OwnedHeaders::new(),
-    );
+    publish_orders(bootstrap, std::slice::from_ref(order));
+}
+
+/// [`publish_order`] for many orders at once, through one producer.
+///
+/// # Panics
+/// If any order is not acknowledged within ten seconds.
+pub fn publish_orders(bootstrap: &str, orders: &[Order]) {
+    let producer = crate::test_producer(bootstrap);
+    for order in orders {
+        let key = order.order_id.to_string();
+        let payload = order.encode();
+        let record = BaseRecord::<[u8], [u8]>::to("orders")
+            .key(key.as_bytes())
+            .payload(&payload);
+        producer
+            .send(record)
+            .map_err(|(e, _)| e)
+            .expect("record queued");
+    }
+    producer
+        .flush(Duration::from_secs(10))
+        .expect("records acknowledged");
 }
 
 /// How many "order processed" lines each order id has in `consumer`'s log.

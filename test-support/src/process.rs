@@ -203,6 +203,16 @@ impl ServiceProcess {
         kill(pid, signal).expect("signal sent");
     }
 
+    /// Pauses (SIGSTOP) or resumes (SIGCONT) the process: frozen, it
+    /// neither reads nor heartbeats, as a process the scheduler starves.
+    pub fn freeze(&self, frozen: bool) {
+        self.signal(if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        });
+    }
+
     /// Sends SIGTERM and waits up to `within` for the exit, then collects
     /// every remaining log line.
     ///
@@ -234,6 +244,12 @@ impl ServiceProcess {
         let status = self.wait_exit(within);
         self.collect_rest();
         status
+    }
+
+    /// Whether the process has exited (its status is kept for
+    /// [`ServiceProcess::wait_for_exit`]).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("wait on child").is_some()
     }
 
     /// Kills the process with SIGKILL, as a crash would.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaConfRes;
 use rdkafka::{ClientConfig, ClientContext};
@@ -37,6 +37,33 @@ impl ClientSettings {
     pub(super) fn set(&mut self, key: &str, value: &str, origin: Origin) {
         self.config.set(key, value);
         self.origins.insert(key.to_owned(), origin);
+    }
+
+    /// Adds `context` to librdkafka's `debug` contexts, keeping any the
+    /// operator set: for a service that watches those lines in its log
+    /// callback. Unless the operator asked for them (`RUST_LOG` at debug for
+    /// `librdkafka`), they are not written out.
+    pub fn add_debug_context(&mut self, context: &str) {
+        let value = match self.get("debug") {
+            Some(set)
+                if set
+                    .split(',')
+                    .any(|c| c.trim() == context || c.trim() == "all") =>
+            {
+                set.to_owned()
+            }
+            Some(set) if !set.trim().is_empty() => format!("{set},{context}"),
+            _ => context.to_owned(),
+        };
+        let origin = self
+            .origins
+            .get("debug")
+            .copied()
+            .unwrap_or(Origin::Service);
+        self.set("debug", &value, origin);
+        // rust-rdkafka sets the client's log level after creating it, from
+        // the `log` crate's (info here): that would drop the debug lines.
+        self.config.set_log_level(RDKafkaLogLevel::Debug);
     }
 
     /// The value `key` will have, for tests and checks.

@@ -14,6 +14,22 @@ fn args(flags: &[&str]) -> KafkaArgs {
     Cli::parse_from([&["test"], flags].concat()).kafka
 }
 
+#[test]
+fn a_debug_context_the_service_watches_is_added_to_the_operators_own() {
+    let mut config = args(&[]).client_config([]);
+    config.add_debug_context("metadata");
+    assert_eq!(config.get("debug"), Some("metadata"));
+
+    let mut config = args(&["--kafka-properties", "debug=broker,fetch"]).client_config([]);
+    config.add_debug_context("metadata");
+    config.add_debug_context("metadata");
+    assert_eq!(config.get("debug"), Some("broker,fetch,metadata"));
+
+    let mut config = args(&["--kafka-properties", "debug=all"]).client_config([]);
+    config.add_debug_context("metadata");
+    assert_eq!(config.get("debug"), Some("all"));
+}
+
 /// What creating a producer from `flags` fails with.
 fn refusal(flags: &[&str]) -> String {
     let error = args(flags)

@@ -1,8 +1,8 @@
 //! Apache Kafka itself for the end-to-end suite and the benchmark: a
 //! [`local_kafka::Cluster`] (one KRaft node, a cluster, ZooKeeper mode,
 //! SCRAM users, TLS) started the way the `local-kafka` command starts it,
-//! with the panicking API tests want, and the checks tests make on it
-//! (`inspect.rs`).
+//! with the panicking API tests want, the checks tests make on it
+//! (`inspect.rs`) and what they do to its data (`admin.rs`).
 //!
 //! Kafka is found in `KAFKA_HOME` (the folder with `libs/`, as
 //! `scripts/e2e.sh` sets it, having fetched it once before the tests run
@@ -15,6 +15,7 @@ use std::time::Duration;
 use local_kafka::{Cluster, Home, Mode, Options, Ports, User, fetch};
 use rdkafka::consumer::BaseConsumer;
 
+mod admin;
 mod inspect;
 
 pub use local_kafka::{Certificates, KAFKA_VERSION, ORDERS_PARTITIONS};
@@ -213,34 +214,6 @@ impl Broker {
     }
 
     /// A client of the plain listeners.
-    /// Deletes the records of `topic` below `before` (partition → offset),
-    /// as retention or `kafka-delete-records` would.
-    ///
-    /// # Panics
-    /// If Kafka refuses for any partition.
-    pub fn delete_records(&self, topic: &str, before: &std::collections::HashMap<i32, i64>) {
-        use rdkafka::admin::{AdminClient, AdminOptions};
-        use rdkafka::client::DefaultClientContext;
-        let admin: AdminClient<DefaultClientContext> =
-            self.cluster.admin_config().create().expect("admin client");
-        let mut partitions = rdkafka::TopicPartitionList::new();
-        for (partition, offset) in before {
-            partitions
-                .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
-                .expect("a valid offset");
-        }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let deleted = runtime
-            .block_on(admin.delete_records(&partitions, &AdminOptions::new()))
-            .expect("records deleted");
-        for element in deleted.elements() {
-            assert!(element.error().is_ok(), "{element:?}");
-        }
-    }
-
     fn internal_client(&self) -> BaseConsumer {
         self.cluster
             .admin_config()
