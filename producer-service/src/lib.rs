@@ -23,7 +23,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use service_kit::Readiness;
 use service_kit::management::{self, Management};
 use tokio::net::TcpListener;
 
@@ -76,9 +75,9 @@ pub async fn serve(
     let publisher =
         Arc::new(publisher::Publisher::new(&config).context("cannot create the Kafka producer")?);
     describe_metrics();
-    let readiness = Readiness::default();
+    let readiness = publisher.readiness();
     let management = Management::start(listeners.management, readiness.clone())?;
-    let watcher = publisher.watch_cluster(readiness.clone());
+    let watcher = publisher.watch_cluster();
     let api_tokens = auth::ApiTokens::new(config.api_tokens());
     if api_tokens.is_open() {
         tracing::warn!(

@@ -1,6 +1,6 @@
 //! Publishing orders to Kafka and knowing whether Kafka is reachable.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use metrics::Histogram;
@@ -15,8 +15,11 @@ use service_kit::metrics::STATISTICS_INTERVAL_MS;
 
 use crate::config::{Config, MAX_BATCH_ORDERS};
 
+mod deliveries;
 mod pending;
 
+use deliveries::Deliveries;
+pub use deliveries::RETRY_READY_AFTER;
 use pending::{FollowUps, Pending};
 
 /// Where the broker stored an acknowledged order.
@@ -71,6 +74,7 @@ pub struct Publisher {
     topic: String,
     delivery_timeout: Duration,
     follow_ups: FollowUps,
+    deliveries: Arc<Deliveries>,
 }
 
 impl Publisher {
@@ -85,7 +89,15 @@ impl Publisher {
             topic: config.orders_topic.clone(),
             delivery_timeout: config.delivery_timeout(),
             follow_ups: FollowUps::default(),
+            deliveries: Arc::default(),
         })
+    }
+
+    /// Whether the service should get orders: the cluster answers the
+    /// probe ([`Publisher::watch_cluster`]) and the last delivery did not
+    /// fail.
+    pub fn readiness(&self) -> Readiness {
+        self.deliveries.readiness()
     }
 
     /// The topic orders go to.
@@ -137,6 +149,7 @@ impl Publisher {
             order_id: order.order_id,
             timeout: self.delivery_timeout,
             follow_ups: &self.follow_ups,
+            deliveries: &self.deliveries,
         };
         let sent = Instant::now();
         let delivered = pending.wait().await;
@@ -149,11 +162,14 @@ impl Publisher {
         delivered
     }
 
-    /// Asks the cluster for the orders topic's metadata every few seconds and
-    /// records the answer in `readiness`, until the task is aborted.
-    pub fn watch_cluster(&self, readiness: Readiness) -> tokio::task::JoinHandle<()> {
+    /// Asks the cluster for the orders topic's metadata every few seconds (every
+    /// second while not ready) and records the answer in
+    /// [`Publisher::readiness`], until the task is aborted.
+    pub fn watch_cluster(&self) -> tokio::task::JoinHandle<()> {
         let producer = self.producer.clone();
         let topic = self.topic.clone();
+        let deliveries = Arc::clone(&self.deliveries);
+        let readiness = deliveries.readiness();
         tokio::spawn(async move {
             // Log changes only, so an outage is one line, not one per probe.
             let mut was_connected = None;
@@ -176,7 +192,11 @@ impl Publisher {
                 }
                 was_connected = Some(connected);
                 readiness.set_connected(connected);
-                tokio::time::sleep(Duration::from_secs(if connected { 5 } else { 1 })).await;
+                if connected {
+                    deliveries.cluster_answered();
+                }
+                let ready = readiness.is_ready();
+                tokio::time::sleep(Duration::from_secs(if ready { 5 } else { 1 })).await;
             }
         })
     }

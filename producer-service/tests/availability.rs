@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestApp, count_records, problem, valid_order};
 
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use reqwest::StatusCode;
 use test_support::MockKafka;
 
@@ -165,4 +166,53 @@ async fn beyond_the_in_flight_limit_orders_are_shed_with_503_at_once() {
         2,
         "shed orders were not published"
     );
+}
+
+async fn readyz(app: &TestApp) -> (StatusCode, String) {
+    let answer = app
+        .client
+        .get(app.management_url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    (answer.status(), answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn orders_that_do_not_get_through_make_the_service_not_ready_until_one_does() {
+    let kafka = MockKafka::start();
+    let app = TestApp::spawn(&kafka, &["--delivery-timeout-ms", "1000"]).await;
+    app.wait_ready().await;
+    // The cluster answers every probe but refuses every write.
+    let refuse_writes = || {
+        kafka.cluster.request_errors(
+            RDKafkaApiKey::Produce,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 1000],
+        );
+    };
+
+    refuse_writes();
+    let failed = app.post_order(&valid_order()).await;
+    problem(failed, StatusCode::SERVICE_UNAVAILABLE).await;
+    let (status, reason) = readyz(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        reason.contains("the last write to Kafka failed"),
+        "{reason}"
+    );
+    // Sent no orders (as by a load balancer), it is tried again once none
+    // failed for a while and the cluster answers.
+    kafka.cluster.clear_request_errors(RDKafkaApiKey::Produce);
+    app.wait_ready().await;
+
+    refuse_writes();
+    let failed = app.post_order(&valid_order()).await;
+    problem(failed, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(readyz(&app).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    // An order acknowledged makes it ready at once.
+    kafka.cluster.clear_request_errors(RDKafkaApiKey::Produce);
+    let stored = app.post_order(&valid_order()).await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    assert_eq!(readyz(&app).await.0, StatusCode::OK);
+    app.shut_down().await;
 }

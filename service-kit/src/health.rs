@@ -15,6 +15,7 @@ struct Flags {
     connected: AtomicBool,
     draining: AtomicBool,
     stalled: AtomicBool,
+    failing: AtomicBool,
 }
 
 impl Readiness {
@@ -34,6 +35,12 @@ impl Readiness {
         self.0.stalled.store(stalled, Ordering::Relaxed);
     }
 
+    /// Records whether the service's last write to Kafka failed although
+    /// the cluster answers: connected, yet its work does not get through.
+    pub fn set_failing(&self, failing: bool) {
+        self.0.failing.store(failing, Ordering::Relaxed);
+    }
+
     /// True while the service is connected, making progress, and not
     /// shutting down.
     pub fn is_ready(&self) -> bool {
@@ -50,6 +57,8 @@ impl Readiness {
             Some(
                 "not ready: stalled, records are waiting and none was handled within the stall timeout",
             )
+        } else if self.0.failing.load(Ordering::Relaxed) {
+            Some("not ready: the last write to Kafka failed")
         } else {
             None
         }

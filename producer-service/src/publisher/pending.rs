@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{Ack, PublishError};
+use super::{Ack, Deliveries, PublishError};
 use crate::outcome::{self, Outcome};
 
 /// An order handed to librdkafka whose delivery report is awaited.
@@ -26,6 +26,8 @@ pub(super) struct Pending<'a> {
     pub(super) order_id: Uuid,
     pub(super) timeout: Duration,
     pub(super) follow_ups: &'a FollowUps,
+    /// Told how the delivery ended, in either case.
+    pub(super) deliveries: &'a Arc<Deliveries>,
 }
 
 /// The follow-up tasks of orders whose requests went away, tracked so that
@@ -71,7 +73,9 @@ impl Pending<'_> {
         let delivery = self.delivery.as_mut().expect("waited once");
         let report = tokio::time::timeout(guard(self.timeout), delivery).await;
         self.delivery = None;
-        settle(report, self.timeout)
+        let settled = settle(report, self.timeout);
+        self.deliveries.record(&settled);
+        settled
     }
 }
 
@@ -87,13 +91,16 @@ impl Drop for Pending<'_> {
         };
         let (order_id, timeout) = (self.order_id, self.timeout);
         let orders = Arc::clone(&self.follow_ups.orders);
+        let deliveries = Arc::clone(self.deliveries);
         orders
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(order_id);
         let follow = async move {
             let report = tokio::time::timeout(guard(timeout), delivery).await;
-            match settle(report, timeout) {
+            let settled = settle(report, timeout);
+            deliveries.record(&settled);
+            match settled {
                 Ok(ack) => {
                     outcome::count(Outcome::Acked);
                     tracing::warn!(
