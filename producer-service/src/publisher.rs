@@ -181,20 +181,23 @@ impl Publisher {
                         .await
                         .unwrap_or(Err(KafkaError::Canceled));
                 let connected = result.is_ok();
+                readiness.set_connected(connected);
+                if connected {
+                    deliveries.cluster_answered();
+                }
                 match result {
-                    Ok(()) if was_connected != Some(true) => {
-                        tracing::info!(%topic, "reached Kafka; ready");
-                    }
+                    Ok(()) if was_connected != Some(true) => match readiness.not_ready() {
+                        None => tracing::info!(%topic, "reached Kafka; ready"),
+                        Some(reason) => {
+                            tracing::info!(%topic, %reason, "reached Kafka; not ready yet")
+                        }
+                    },
                     Err(error) if was_connected != Some(false) => {
                         tracing::warn!(%topic, %error, "cannot reach Kafka or the topic; not ready");
                     }
                     _ => {}
                 }
                 was_connected = Some(connected);
-                readiness.set_connected(connected);
-                if connected {
-                    deliveries.cluster_answered();
-                }
                 let ready = readiness.is_ready();
                 tokio::time::sleep(Duration::from_secs(if ready { 5 } else { 1 })).await;
             }

@@ -24,7 +24,10 @@ Page format (the first page's last section says the same for readers):
                               must exit 0, or 143 where the page killed it
   quickstart (in the info)    the block's commands must appear in README.md
   timeout=SECONDS             how long one command or line may take (120)
-  exit=N[,N]                  the statuses a ctrl-c in the block may end with
+  exit=N[,N]                  the statuses a ctrl-c in the block may end
+                              with; in a block without `$ ` or `^C`, the
+                              running command is waited for after the lines
+                              shown, and must end on its own with one of them
 Every command runs with `set -o pipefail`: a pipeline fails when any part does.
 Wildcards: `[..]` matches any text within a line; a line `...` any lines;
 runs of spaces and tabs count as one space.
@@ -107,11 +110,12 @@ class Terminal:
 
     def __init__(self, name, logs):
         self.name, self.logs, self.proc, self.runs = name, logs, None, 0
-        self.interrupted = False
+        self.interrupted = self.ended_as_shown = False
 
     def check_ended(self):
-        """A command that ended without ctrl-c must have ended well."""
-        if self.proc is None or self.interrupted:
+        """A command that ended without ctrl-c must have ended well, or as
+        the page said it would."""
+        if self.proc is None or self.interrupted or self.ended_as_shown:
             return
         code = self.proc.poll()
         if code is not None and code not in ENDED_ON_ITS_OWN:
@@ -123,7 +127,7 @@ class Terminal:
             raise Failure(f"terminal {self.name} still runs its last command")
         self.check_ended()
         self.runs += 1
-        self.interrupted = False
+        self.interrupted = self.ended_as_shown = False
         self.log = os.path.join(self.logs, f"{self.name}-{self.runs}.log")
         self.cursor = 0
         with open(self.log, "wb") as out:
@@ -156,14 +160,16 @@ class Terminal:
         os.killpg(self.proc.pid, signal.SIGINT)
 
     def wait_exit(self, timeout, statuses):
+        after = "after ctrl-c" if self.interrupted else "on its own"
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise Failure(f"terminal {self.name}: still running {timeout}s after ctrl-c")
+            raise Failure(f"terminal {self.name}: still running {timeout}s {after}")
         if code not in statuses:
             tail = "\n".join(self.output()[-25:])
-            raise Failure(f"terminal {self.name}: exited {code} after ctrl-c, not {statuses}; "
+            raise Failure(f"terminal {self.name}: exited {code} {after}, not {statuses}; "
                           f"its last lines:\n{tail}")
+        self.ended_as_shown = True
 
 
 def stop(proc):
@@ -227,7 +233,7 @@ def run_page(page, shell, terminals, logs, tally):
                 for line in expected:
                     if line.strip() and line.strip() != "...":
                         terminal.wait_for(line, timeout)
-                if kind == "^C":
+                if kind == "^C" or (kind != "$" and "exit" in options):
                     statuses = {int(code) for code in options.get("exit", "0").split(",")}
                     terminal.wait_exit(timeout, statuses)
             tally[0] += 1
