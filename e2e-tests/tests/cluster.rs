@@ -1,5 +1,7 @@
 //! Faults only a real cluster shows, on three Apache Kafka nodes (topics
-//! with three replicas and `min.insync.replicas=2`), under load. Each
+//! with three replicas and `min.insync.replicas=2`), under load: a crash, a
+//! rolling restart, a freeze, a network partition, the coordinator lost,
+//! two brokers down. Each
 //! scenario keeps a ledger: every order answered 201 is consumed at least
 //! once and stored where its answer said, duplicates are counted and printed, nothing else than 201 or 503 is
 //! answered (the load sends valid orders only), and of the orders answered
@@ -24,7 +26,11 @@ fn sleep_s(seconds: u64) {
 /// Runs `fault` on a three-node cluster while orders are posted and
 /// consumed, then checks the ledger; returns the outcomes.
 fn scenario(name: &str, fault: impl FnOnce(&mut Broker)) -> Vec<Outcome> {
-    let mut cluster = Broker::cluster(3);
+    scenario_on(Broker::cluster(3), name, fault)
+}
+
+/// [`scenario`] on `cluster`.
+fn scenario_on(mut cluster: Broker, name: &str, fault: impl FnOnce(&mut Broker)) -> Vec<Outcome> {
     let timeout = DELIVERY_TIMEOUT_MS.to_string();
     let env = [
         ("DELIVERY_TIMEOUT_MS", timeout.as_str()),
@@ -117,6 +123,28 @@ fn a_broker_frozen_longer_than_every_timeout_then_thawed_loses_nothing() {
         cluster.freeze(frozen, false);
         cluster.wait_in_sync("orders");
     });
+}
+
+#[test]
+fn the_leader_of_the_busiest_partition_cut_off_by_a_network_partition_then_healed_loses_nothing() {
+    scenario_on(
+        Broker::isolated_cluster(3),
+        "network partition",
+        |cluster| {
+            let cut = cluster.leader_of_busiest_partition("orders");
+            // Its process runs on, believing itself the leader, while nothing
+            // reaches it or leaves it.
+            cluster.partition(cut, true);
+            // Past the clients' session and request timeouts, and the broker's
+            // own session with the controller (9 s): the others fence it and
+            // take over its leaderships meanwhile.
+            sleep_s(12);
+            let leader = cluster.leader_of_busiest_partition("orders");
+            assert_ne!(leader, cut, "the cut broker lost its leadership");
+            cluster.partition(cut, false);
+            cluster.wait_in_sync("orders");
+        },
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use crate::isolation::Isolation;
 use crate::java::{Jvms, POLL};
 use crate::options::{Mode, Options, Ports, User};
 use crate::{Certificates, Error, storage};
@@ -27,6 +28,13 @@ impl Node {
     /// Where replication and this crate's administration reach the node.
     pub(crate) fn admin_port(&self) -> u16 {
         self.internal_port.unwrap_or(self.client_port)
+    }
+
+    /// The ports it listens on, the client port first.
+    pub(crate) fn ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.client_port, self.controller_port];
+        ports.extend(self.internal_port);
+        ports
     }
 
     /// Its name in the logs and the ready line.
@@ -63,6 +71,8 @@ pub struct Cluster {
     pub internal: String,
     /// The CA and client files, when the client listener speaks TLS.
     pub certificates: Option<Certificates>,
+    /// Each broker's cgroup, with [`Options::isolate`].
+    pub(crate) isolation: Option<Isolation>,
 }
 
 impl Cluster {
@@ -90,6 +100,11 @@ impl Cluster {
             &options.log_level,
             options.own_process_group,
         );
+        let isolation = if options.isolate {
+            Some(Isolation::new()?)
+        } else {
+            None
+        };
         let secured = options.security.secured();
         let port = |offset: usize| -> Result<u16, Error> {
             match options.ports {
@@ -137,6 +152,7 @@ impl Cluster {
             zookeeper,
             certificates: None,
             started_in: Duration::ZERO,
+            isolation,
         };
         if let Err(error) = cluster.bring_up() {
             cluster.shutdown();
@@ -199,6 +215,7 @@ impl Cluster {
                 "128m",
                 // What QuorumPeerMain runs without a quorum.
                 "org.apache.zookeeper.server.ZooKeeperServerMain",
+                None,
             )?
             .arg(config)
             .spawn()
@@ -244,6 +261,10 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.kill_all();
+        if let Some(isolation) = &mut self.isolation {
+            let brokers: Vec<_> = self.nodes.iter().map(|n| (n.id, n.ports())).collect();
+            isolation.clean_up(&brokers);
+        }
         if self.remove_data {
             let _ = std::fs::remove_dir_all(&self.data);
         }

@@ -39,14 +39,47 @@ impl std::fmt::Display for Exited {
 impl Cluster {
     /// Starts the JVM of node `index`.
     pub(crate) fn spawn(&mut self, index: usize) -> Result<(), Error> {
+        let node = &self.nodes[index];
+        let cgroup = match &self.isolation {
+            Some(isolation) => Some(isolation.procs(node.client_port)?),
+            None => None,
+        };
         let child = self
             .jvms
-            .server(&self.nodes[index].name(), &self.options.heap, "kafka.Kafka")?
+            .server(
+                &node.name(),
+                &self.options.heap,
+                "kafka.Kafka",
+                cgroup.as_deref(),
+            )?
             .arg(self.properties(index))
             .spawn()
             .context("starting a broker")?;
         self.nodes[index].process = Some(child);
         Ok(())
+    }
+
+    /// Cuts broker `id` off from the clients and the other brokers (`cut`),
+    /// or heals it: its process runs on throughout
+    /// ([`crate::isolation`]).
+    ///
+    /// # Errors
+    /// If the cluster was not started with [`Options::isolate`], or
+    /// iptables refuses.
+    ///
+    /// [`Options::isolate`]: crate::Options::isolate
+    pub fn partition(&mut self, id: i32, cut: bool) -> Result<(), Error> {
+        let ports = self
+            .nodes
+            .iter()
+            .find(|node| node.id == id)
+            .ok_or_else(|| Error::Refused(format!("no broker {id}")))?
+            .ports();
+        let isolation = self
+            .isolation
+            .as_mut()
+            .ok_or_else(|| Error::Refused("the cluster was started without isolate".to_owned()))?;
+        isolation.set_cut(id, &ports, cut)
     }
 
     /// The JVMs that exited since the last call, each reported once.

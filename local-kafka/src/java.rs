@@ -87,13 +87,23 @@ impl Jvms {
         }
     }
 
-    /// A long-running JVM named `name` in the logs, with `heap`: its
-    /// standard output joins standard error, where the logs go.
+    /// A long-running JVM named `name` in the logs, with `heap`, in the
+    /// cgroup of `cgroup` (its `cgroup.procs`) if given: its standard output
+    /// joins standard error, where the logs go.
     ///
     /// # Errors
     /// If standard error cannot be shared.
-    pub(crate) fn server(&self, name: &str, heap: &str, main: &str) -> anyhow::Result<Command> {
-        let mut java = self.command();
+    pub(crate) fn server(
+        &self,
+        name: &str,
+        heap: &str,
+        main: &str,
+        cgroup: Option<&Path>,
+    ) -> anyhow::Result<Command> {
+        let mut java = match cgroup {
+            Some(procs) => self.group(in_cgroup(&self.java, procs)),
+            None => self.command(),
+        };
         java.arg(format!("-Xmx{heap}"))
             // As kafka-run-class.sh does for servers.
             .args([
@@ -128,7 +138,10 @@ impl Jvms {
     }
 
     fn command(&self) -> Command {
-        let mut java = Command::new(&self.java);
+        self.group(Command::new(&self.java))
+    }
+
+    fn group(&self, mut java: Command) -> Command {
         if self.own_process_group {
             java.process_group(0);
         }
@@ -138,6 +151,17 @@ impl Jvms {
     fn class_path(&self) -> String {
         format!("{}/*", self.libs.display())
     }
+}
+
+/// A command that runs `program` (its arguments to come) in the cgroup of
+/// `procs`: `sh` joins it first, then becomes the program (same pid).
+fn in_cgroup(program: &Path, procs: &Path) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "echo $$ > \"$0\" && exec \"$@\""])
+        .arg(procs)
+        .arg(program);
+    command
 }
 
 /// A handle on this process's standard error, for a child's output.

@@ -20,6 +20,7 @@ mod cluster;
 mod config;
 mod control;
 pub mod fetch;
+mod isolation;
 mod java;
 mod options;
 mod ready;

@@ -140,6 +140,10 @@ pub struct Options {
     /// that stops `cargo test` stops their JVMs too; a test killed with
     /// SIGKILL still leaves them running, as its `Drop` never runs.
     pub own_process_group: bool,
+    /// Starts each broker in a cgroup of its own, so that
+    /// [`Cluster::partition`](crate::Cluster::partition) can cut it off the
+    /// network. Needs root, cgroup v2 and iptables.
+    pub isolate: bool,
     /// Seen by every wait of the start-up and by the shutdown.
     pub interrupt: Interrupt,
 }
@@ -160,6 +164,7 @@ impl Options {
             log_level: "WARN".to_owned(),
             start_timeout: Duration::from_secs(120),
             own_process_group: false,
+            isolate: false,
             interrupt: Interrupt::default(),
         }
     }

@@ -78,6 +78,15 @@ impl Broker {
         Self::launch(Mode::KRaft, nodes, &Security::default())
     }
 
+    /// [`Broker::cluster`] whose nodes [`Broker::partition`] can cut off the
+    /// network (each in a cgroup of its own; needs root and iptables).
+    ///
+    /// # Panics
+    /// As [`Broker::start`].
+    pub fn isolated_cluster(nodes: usize) -> Self {
+        Self::launch_on(Mode::KRaft, nodes, &Security::default(), Ports::Free, true)
+    }
+
     /// Apache Kafka 3.9 in ZooKeeper mode, one broker and ZooKeeper, as
     /// `docker-compose.yml` runs them.
     ///
@@ -124,16 +133,29 @@ impl Broker {
             .and_then(|port| port.parse().ok())
             .expect("bootstrap is host:port");
         drop(self);
-        Self::launch_on(Mode::KRaft, 1, &Security::default(), Ports::From(port))
+        Self::launch_on(
+            Mode::KRaft,
+            1,
+            &Security::default(),
+            Ports::From(port),
+            false,
+        )
     }
 
     fn launch(mode: Mode, nodes: usize, security: &Security) -> Self {
-        Self::launch_on(mode, nodes, security, Ports::Free)
+        Self::launch_on(mode, nodes, security, Ports::Free, false)
     }
 
-    fn launch_on(mode: Mode, nodes: usize, security: &Security, ports: Ports) -> Self {
+    fn launch_on(
+        mode: Mode,
+        nodes: usize,
+        security: &Security,
+        ports: Ports,
+        isolate: bool,
+    ) -> Self {
         let mut options = Options::new(home(mode), mode);
         options.ports = ports;
+        options.isolate = isolate;
         options.brokers = nodes;
         options.security.users = users(security.users);
         options.security.tls = security.tls;
@@ -171,6 +193,17 @@ impl Broker {
     pub fn freeze(&self, id: i32, frozen: bool) {
         let frozen = self.cluster.freeze(id, frozen);
         frozen.unwrap_or_else(|error| panic!("{error:#}"));
+    }
+
+    /// Cuts node `id` off from the clients and the other nodes (`cut`), or
+    /// heals it: its process runs on, its connections hang.
+    ///
+    /// # Panics
+    /// If the cluster is not an [`Broker::isolated_cluster`], or iptables
+    /// refuses.
+    pub fn partition(&mut self, id: i32, cut: bool) {
+        let done = self.cluster.partition(id, cut);
+        done.unwrap_or_else(|error| panic!("{error:#}"));
     }
 
     /// Starts every node that is not running again, on the same ports and
