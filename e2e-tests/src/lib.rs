@@ -254,3 +254,16 @@ fn release_binary(name: &str) -> PathBuf {
         .join("../target/release")
         .join(name)
 }
+
+/// `GET url`: the status and the body.
+///
+/// # Panics
+/// If there is no answer.
+pub fn get(url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let answer = reqwest::get(url).await.expect("an answer");
+        let status = answer.status().as_u16();
+        (status, answer.text().await.expect("a body"))
+    })
+}

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use e2e_tests::{Broker, GROUP, GROUP_WAIT, start_consumer, wait_processed};
+use e2e_tests::{Broker, GROUP, GROUP_WAIT, get, start_consumer, wait_processed};
 use test_support::{Exposition, order, publish_order};
 
 /// Publishes `count` orders; returns their ids.
@@ -39,10 +39,7 @@ fn records_deleted_before_they_were_read_are_named_and_counted_then_reading_goes
     let mut consumer = start_consumer(&broker, GROUP);
     wait_processed(&mut [&mut consumer], &after, GROUP_WAIT);
     let metrics_url = format!("{}/metrics", consumer.management_url());
-    let text = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let answer = reqwest::get(&metrics_url).await.unwrap();
-        answer.text().await.unwrap()
-    });
+    let (_, text) = get(&metrics_url);
     consumer.stop();
 
     // Each partition that had orders deleted unread, and got one after.

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use e2e_tests::{
-    Broker, GROUP, GROUP_WAIT, order_body, post_all, spawn_producer, start_consumer_with,
+    Broker, GROUP, GROUP_WAIT, get, order_body, post_all, spawn_producer, start_consumer_with,
     start_producer_with,
 };
 use test_support::ServiceProcess;
@@ -95,8 +95,8 @@ fn stay_unready(
     let answer = post_all(&url, "application/json", vec![order_body(1)], 1).remove(0);
     assert_eq!(answer.status, 503, "{:?}", answer.body);
     while started.elapsed() < Duration::from_secs(8) {
-        assert_eq!(get_status(&format!("{producer_url}/readyz")), 503);
-        assert_eq!(get_status(&format!("{consumer_url}/readyz")), 503);
+        assert_eq!(get(&format!("{producer_url}/readyz")).0, 503);
+        assert_eq!(get(&format!("{consumer_url}/readyz")).0, 503);
         std::thread::sleep(Duration::from_millis(500));
     }
 
@@ -139,11 +139,6 @@ fn assert_password_never_logged(process: &mut ServiceProcess, password: &str) {
             "password logged: {line}"
         );
     }
-}
-
-fn get_status(url: &str) -> u16 {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async { reqwest::get(url).await.unwrap().status().as_u16() })
 }
 
 #[test]
