@@ -267,3 +267,17 @@ pub fn get(url: &str) -> (u16, String) {
         (status, answer.text().await.expect("a body"))
     })
 }
+
+/// Publishes `count` valid orders straight to the `orders` topic, as
+/// producer-service would, their customers named `prefix-N`; returns their
+/// ids.
+///
+/// # Panics
+/// If any is not acknowledged within ten seconds.
+pub fn publish(broker: &Broker, prefix: &str, count: usize) -> BTreeSet<String> {
+    let orders: Vec<_> = (0..count)
+        .map(|n| test_support::order(&format!("{prefix}-{n}")))
+        .collect();
+    test_support::publish_orders(&broker.bootstrap, &orders);
+    orders.iter().map(|o| o.order_id.to_string()).collect()
+}

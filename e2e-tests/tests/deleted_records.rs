@@ -5,19 +5,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use e2e_tests::{Broker, GROUP, GROUP_WAIT, get, start_consumer, wait_processed};
-use test_support::{Exposition, order, publish_order};
-
-/// Publishes `count` orders; returns their ids.
-fn publish(broker: &Broker, prefix: &str, count: usize) -> BTreeSet<String> {
-    (0..count)
-        .map(|n| {
-            let order = order(&format!("{prefix}-{n}"));
-            publish_order(&broker.bootstrap, &order);
-            order.order_id.to_string()
-        })
-        .collect()
-}
+use e2e_tests::{Broker, GROUP, GROUP_WAIT, get, publish, start_consumer, wait_processed};
+use test_support::Exposition;
 
 #[test]
 fn records_deleted_before_they_were_read_are_named_and_counted_then_reading_goes_on() {

@@ -8,17 +8,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{Broker, GROUP, GROUP_WAIT, ORDERS_PARTITIONS, start_consumer, wait_processed};
-use test_support::{ServiceProcess, order, processed, publish_orders};
-
-/// Publishes `count` orders; returns their ids.
-fn publish(broker: &Broker, prefix: &str, count: usize) -> BTreeSet<String> {
-    let orders: Vec<_> = (0..count)
-        .map(|n| order(&format!("{prefix}-{n}")))
-        .collect();
-    publish_orders(&broker.bootstrap, &orders);
-    orders.iter().map(|o| o.order_id.to_string()).collect()
-}
+use e2e_tests::{
+    Broker, GROUP, GROUP_WAIT, ORDERS_PARTITIONS, publish, start_consumer, wait_processed,
+};
+use test_support::{ServiceProcess, processed};
 
 /// Waits until `GROUP` committed every record of `orders`: the consumer's
 /// positions are then the topic's end.

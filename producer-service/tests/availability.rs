@@ -31,12 +31,7 @@ async fn probes_and_metrics_are_on_the_management_listener_and_not_on_the_api() 
 async fn the_service_is_live_at_once_and_ready_once_it_reached_kafka() {
     let kafka = MockKafka::start();
     let app = TestApp::spawn(&kafka, &[]).await;
-    let live = app
-        .client
-        .get(app.management_url("/livez"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get_management("/livez").await;
     assert_eq!(live.status(), StatusCode::OK);
     app.wait_ready().await;
     app.shut_down().await;
@@ -48,12 +43,7 @@ async fn the_service_is_not_ready_while_kafka_is_unreachable() {
     kafka.cluster.broker_down(1).unwrap();
     let app = TestApp::spawn(&kafka, &[]).await;
     for _ in 0..3 {
-        let ready = app
-            .client
-            .get(app.management_url("/readyz"))
-            .send()
-            .await
-            .unwrap();
+        let ready = app.get_management("/readyz").await;
         assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -169,12 +159,7 @@ async fn beyond_the_in_flight_limit_orders_are_shed_with_503_at_once() {
 }
 
 async fn readyz(app: &TestApp) -> (StatusCode, String) {
-    let answer = app
-        .client
-        .get(app.management_url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let answer = app.get_management("/readyz").await;
     (answer.status(), answer.text().await.unwrap())
 }
 

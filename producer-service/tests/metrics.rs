@@ -10,12 +10,7 @@ use reqwest::StatusCode;
 use test_support::{Exposition, MockKafka};
 
 async fn scrape(app: &TestApp) -> Exposition {
-    let response = app
-        .client
-        .get(app.management_url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_management("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]

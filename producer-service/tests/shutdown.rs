@@ -55,15 +55,7 @@ async fn wait_until_in_flight(app: &TestApp, orders: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let wanted = Some(f64::from(u32::try_from(orders).unwrap()));
     loop {
-        let text = app
-            .client
-            .get(app.management_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.get_management("/metrics").await.text().await.unwrap();
         let metrics = Exposition::parse(&text).expect("the exposition parses");
         let in_flight = metrics.value("http_requests_in_flight", &[]);
         if in_flight == wanted {

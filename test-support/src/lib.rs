@@ -71,29 +71,39 @@ pub fn produce(
     payload: &[u8],
     headers: OwnedHeaders,
 ) {
-    let producer = test_producer(bootstrap);
-    let mut record = BaseRecord::<[u8], [u8]>::to(topic)
-        .payload(payload)
-        .headers(headers);
-    if let Some(key) = key {
-        record = record.key(key);
-    }
-    producer
-        .send(record)
-        .map_err(|(e, _)| e)
-        .expect("record queued");
-    producer
-        .flush(Duration::from_secs(10))
-        .expect("record acknowledged");
+    produce_all(bootstrap, topic, [(key, payload, headers)]);
 }
 
-/// A producer that gives each record ten seconds to be acknowledged.
-pub(crate) fn test_producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
-    ClientConfig::new()
+/// Writes `records` (key, payload, headers) through one producer and
+/// waits for every acknowledgement.
+///
+/// # Panics
+/// If a record is not acknowledged within ten seconds.
+pub fn produce_all<'a>(
+    bootstrap: &str,
+    topic: &str,
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8], OwnedHeaders)>,
+) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("message.timeout.ms", "10000")
         .create()
-        .expect("test producer created")
+        .expect("test producer created");
+    for (key, payload, headers) in records {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic)
+            .payload(payload)
+            .headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        producer
+            .send(record)
+            .map_err(|(e, _)| e)
+            .expect("record queued");
+    }
+    producer
+        .flush(Duration::from_secs(10))
+        .expect("records acknowledged");
 }
 
 /// Reads `topic` from the beginning of every partition until `count`

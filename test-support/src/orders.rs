@@ -2,10 +2,9 @@
 //! producer-service publishes it, and counted back from a consumer's log.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use order_contract::{LineItem, Order};
-use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::message::OwnedHeaders;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -42,21 +41,21 @@ pub fn publish_order(bootstrap: &str, order: &Order) {
 /// # Panics
 /// If any order is not acknowledged within ten seconds.
 pub fn publish_orders(bootstrap: &str, orders: &[Order]) {
-    let producer = crate::test_producer(bootstrap);
-    for order in orders {
-        let key = order.order_id.to_string();
-        let payload = order.encode();
-        let record = BaseRecord::<[u8], [u8]>::to("orders")
-            .key(key.as_bytes())
-            .payload(&payload);
-        producer
-            .send(record)
-            .map_err(|(e, _)| e)
-            .expect("record queued");
-    }
-    producer
-        .flush(Duration::from_secs(10))
-        .expect("records acknowledged");
+    let records: Vec<(String, Vec<u8>)> = orders
+        .iter()
+        .map(|order| (order.order_id.to_string(), order.encode()))
+        .collect();
+    crate::produce_all(
+        bootstrap,
+        "orders",
+        records.iter().map(|(key, payload)| {
+            (
+                Some(key.as_bytes()),
+                payload.as_slice(),
+                OwnedHeaders::new(),
+            )
+        }),
+    );
 }
 
 /// How many "order processed" lines each order id has in `consumer`'s log.

@@ -103,6 +103,15 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// `GET path` on the management listener.
+    pub async fn get_management(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.management_url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
