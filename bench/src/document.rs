@@ -30,6 +30,9 @@ pub fn cpu_table(figures: &Figures) -> String {
         if let Some(raw) = &run.raw {
             row(format!("raw Kafka client, {connections} connections"), raw);
         }
+        if let Some(floor) = &run.floor {
+            row(format!("producer floor, {connections} connections"), floor);
+        }
         row(
             format!("producer-service, {connections} connections"),
             &run.ours,
@@ -176,8 +179,8 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          random line items (about 200 bytes of JSON):\n\n\
          1. Publish, closed loop: `loadgen raw` (Kafka directly, through \
          producer-service's own `Publisher`: same settings, encoding and \
-         headers) at 64 and 256 connections; producer-service's `POST \
-         /orders` and the Strimzi Kafka Bridge's `POST /topics/orders` (one \
+         headers) and the producer floor (below) at 64 and 256 \
+         connections; producer-service's `POST /orders` and the Strimzi Kafka Bridge's `POST /topics/orders` (one \
          record per request, keyed by the order id, its value the same order \
          JSON) at each connection count, {s} s each, after a warm-up of each \
          (the bridge's twice as long, for its JIT) and an unmeasured run at \
@@ -187,8 +190,9 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          connection sends its \
          next order when the last is answered, so orders/s ≈ connections ÷ \
          latency.\n\
-         2. Latency, open loop: both servers at the same rate, half the best \
-         rate of the slower one in step 1, {s} s each. Orders are sent on \
+         2. Latency, open loop: the servers and the producer floor at the \
+         same rate, half the best rate of the slower server in step 1, {s} s \
+         each. Orders are sent on \
          schedule whatever the answers, and latency counts from the scheduled \
          time, so a stall cannot hide queued requests (no coordinated \
          omission).\n\
@@ -207,7 +211,8 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          6. Consume: {n} orders prefilled into a 6-partition topic; `loadgen \
          drain` (a plain consumer that reads and drops) next to \
          consumer-service draining the same topic in a new group while \
-         logging every order as JSON to a file, on the single broker. Then, \
+         logging every order as JSON to a file, then the consumer floor \
+         (below) in a group of its own, on the single broker. Then, \
          on a three-node cluster (replication factor 3, `min.insync.replicas=2`), \
          1, 2 and 3 consumer-service instances in one new group each drain \
          {m} prefilled orders. Rates run from the first record processed \
@@ -237,6 +242,16 @@ pub fn markdown(tables: &str, settings: &Settings) -> String {
          `fetch.max.bytes` is set, librdkafka lowers it (50 MiB by default) \
          to the queue's size, so consumer-service fetches at most 2 MiB a \
          request and the plain consumer 50 MiB.\n\
+         - The floors (`bench/src/bin/`), the least code that does each \
+         service's job with its guarantees, and the reference each service is \
+         judged against: the producer floor is an axum handler that parses \
+         the order with serde, checks three fields and answers 201 with the \
+         partition and offset once librdkafka acknowledged it, with \
+         producer-service's producer settings and no middleware, metrics, \
+         logs, tracing or limits; the consumer floor decodes each record with \
+         serde, writes one JSON line per order to a buffered standard output \
+         and stores its offset, with consumer-service's commit and fetch \
+         settings.\n\
          - Our services: release builds (`scripts/build-release.sh`), JSON \
          logs to a file, one INFO line per order; the bridge logs at WARN.\n\n\
          {profiled}",

@@ -80,6 +80,8 @@ pub struct ConnectionsRun {
     pub raw: Option<PublishRun>,
     /// producer-service, `POST /orders`.
     pub ours: PublishRun,
+    /// Its floor, at the counts the ratio needs.
+    pub floor: Option<PublishRun>,
     /// The bridge, one record per request (none with `--no-bridge`).
     pub bridge: Option<PublishRun>,
 }
@@ -90,6 +92,8 @@ pub struct Latency {
     pub rate: f64,
     /// producer-service's latency summary and skipped orders.
     pub ours: (Summary, u64),
+    /// Its floor's.
+    pub floor: Option<(Summary, u64)>,
     /// The bridge's.
     pub bridge: Option<(Summary, u64)>,
 }
@@ -125,6 +129,8 @@ pub struct Figures {
     pub idle_rss: Vec<(usize, u64)>,
     /// Plain consumer and consumer-service orders/s, one broker.
     pub consume: Option<(f64, f64)>,
+    /// The consumer floor's orders/s on the same topic.
+    pub consume_floor: Option<f64>,
     /// Peak resident memory of consumer-service.
     pub consumer_rss_kib: u64,
     /// consumer-service instances in one group and their orders/s, on a

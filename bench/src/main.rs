@@ -13,6 +13,7 @@ mod consume;
 mod cpu;
 mod document;
 mod figures;
+mod floor;
 mod growth;
 mod profile;
 mod publish;
@@ -137,7 +138,8 @@ async fn measure(settings: &Settings) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-/// A plain consumer next to one consumer-service on the single broker.
+/// A plain consumer, one consumer-service and the consumer floor, one after
+/// another on the single broker.
 async fn consume_single(
     brokers: &str,
     settings: &Settings,
@@ -167,7 +169,11 @@ async fn consume_single(
     let processed = consume::processed_rate(std::slice::from_ref(&consumer), count).await?;
     figures.consume = Some((drained.rate(), processed));
     figures.consumer_rss_kib = consumer.peak_rss_kib()?;
-    consumer.stop().context("consumer-service")
+    consumer.stop().context("consumer-service")?;
+    eprintln!("consuming: the same orders, the consumer floor");
+    let log = dir.join("floor-consumer.log");
+    figures.consume_floor = Some(floor::consumer_rate(brokers, DRAIN_TOPIC, count, &log).await?);
+    Ok(())
 }
 
 /// 1, 2 and 3 consumer-services in one group on a three-node cluster.

@@ -1,6 +1,7 @@
-//! Publishing side by side on one broker: raw Kafka, producer-service and
-//! the Strimzi Kafka Bridge in a closed loop at each connection count, then
-//! both HTTP servers in an open loop at one rate, then in batches.
+//! Publishing side by side on one broker: raw Kafka, the producer floor,
+//! producer-service and the Strimzi Kafka Bridge in a closed loop at each
+//! connection count, then the HTTP servers in an open loop at one rate, then
+//! in batches.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,9 +20,10 @@ use crate::bridge::{self, BridgeTarget};
 use crate::cpu::Processes;
 use crate::figures::{BatchRuns, ConnectionsRun, Figures, Latency, PublishRun, Settings};
 use crate::service::Service;
-use crate::{start_producer, wait_ready};
+use crate::{floor, start_producer, wait_ready};
 
-/// Connection counts at which raw publishing runs too, for the ratio.
+/// Connection counts at which raw publishing and the floor run too, for the
+/// ratios.
 const RAW_CONNECTIONS: [usize; 2] = [64, 256];
 
 /// Runs every publish measurement and records it in `figures`. Each HTTP
@@ -44,6 +46,10 @@ pub async fn side_by_side(
     let (producer, addr) = start_producer(brokers, &[], &dir.join("producer-service.log")).await?;
     let ours = Arc::new(HttpTarget::new(&format!("http://{addr}"))?);
     let ours_pids = on(producer.pid());
+    let (floor, floor_addr) =
+        floor::start_producer(brokers, &dir.join("floor-producer.log")).await?;
+    let floor_target = Arc::new(HttpTarget::new(&format!("http://{floor_addr}"))?);
+    let floor_pids = on(floor.pid());
     let warm_up = Duration::from_secs(settings.seconds.min(3));
     let elapsed = Duration::from_secs(settings.seconds);
 
@@ -54,16 +60,17 @@ pub async fn side_by_side(
         eprintln!("publishing, {connections} connections: raw Kafka, producer-service");
         // Unmeasured: every connection opened first.
         closed(&ours, connections, warm_up).await;
-        let raw = if RAW_CONNECTIONS.contains(&connections) {
-            Some(publish(&raw, connections, elapsed, ours_pids).await?)
+        let (raw, floor) = if RAW_CONNECTIONS.contains(&connections) {
+            closed(&floor_target, connections, warm_up).await;
+            (
+                Some(publish(&raw, connections, elapsed, ours_pids).await?),
+                Some(publish(&floor_target, connections, elapsed, floor_pids).await?),
+            )
         } else {
-            None
+            (None, None)
         };
-        runs.push((
-            connections,
-            raw,
-            publish(&ours, connections, elapsed, ours_pids).await?,
-        ));
+        let ours = publish(&ours, connections, elapsed, ours_pids).await?;
+        runs.push((connections, raw, floor, ours));
         if connections <= 256 {
             figures.producer_rss_to_256_kib = producer.peak_rss_kib()?;
         }
@@ -76,7 +83,7 @@ pub async fn side_by_side(
     let mut bridge_runs = Vec::new();
     let mut bridge_batches = None;
     let mut bridge_latency = None;
-    let ours_best = runs.iter().map(|(_, _, run)| run.rate).fold(0.0, f64::max);
+    let ours_best = runs.iter().map(|(.., run)| run.rate).fold(0.0, f64::max);
     // The same arrival rate for both: half the best of the slower one.
     let mut rate = (ours_best / 2.0).max(1.0);
     if settings.bridge {
@@ -104,17 +111,22 @@ pub async fn side_by_side(
         eprintln!("without the Strimzi Kafka Bridge (--no-bridge)");
     }
     eprintln!("latency: producer-service at {rate:.0}/s, open loop");
+    let ours_latency = open(&ours, rate, elapsed).await;
+    eprintln!("latency: the producer floor at {rate:.0}/s, open loop");
     figures.latency = Some(Latency {
         rate,
-        ours: open(&ours, rate, elapsed).await,
+        ours: ours_latency,
+        floor: Some(open(&floor_target, rate, elapsed).await),
         bridge: bridge_latency,
     });
+    floor.stop().context("the producer floor")?;
 
     let mut bridge_runs = bridge_runs.into_iter();
-    for (connections, raw, ours) in runs {
+    for (connections, raw, floor, ours) in runs {
         figures.connections.push(ConnectionsRun {
             connections,
             raw,
+            floor,
             ours,
             bridge: bridge_runs.next(),
         });

@@ -38,17 +38,15 @@ fn or_dash<T>(value: Option<T>, show: impl FnOnce(T) -> String) -> String {
 
 fn side_by_side(figures: &Figures) -> String {
     let mut t = String::from(
-        "| measurement | raw Kafka client | producer-service | Strimzi bridge |\n\
-         |---|---:|---:|---:|\n",
+        "| measurement | raw Kafka client | floor | producer-service | Strimzi bridge |\n\
+         |---|---:|---:|---:|---:|\n",
     );
     for run in &figures.connections {
-        let raw = run
-            .raw
-            .as_ref()
-            .map_or(String::new(), |raw| thousands(raw.rate));
+        let rate = |run: Option<&PublishRun>| run.map_or(String::new(), |run| thousands(run.rate));
+        let (raw, floor) = (rate(run.raw.as_ref()), rate(run.floor.as_ref()));
         let _ = writeln!(
             t,
-            "| publish, {} connections, orders/s | {raw} | {} | {} |",
+            "| publish, {} connections, orders/s | {raw} | {floor} | {} | {} |",
             run.connections,
             thousands(run.ours.rate),
             or_dash(run.bridge.as_ref(), |b| thousands(b.rate))
@@ -57,7 +55,7 @@ fn side_by_side(figures: &Figures) -> String {
     if let Some(batch) = &figures.batch {
         let _ = writeln!(
             t,
-            "| batches of {} per request, {} connections, orders/s | | {} | {} |",
+            "| batches of {} per request, {} connections, orders/s | | | {} | {} |",
             batch.size,
             batch.connections,
             thousands(batch.ours.rate),
@@ -80,15 +78,16 @@ fn side_by_side(figures: &Figures) -> String {
         };
         let _ = writeln!(
             t,
-            "| open loop at {}/s: p50 / p99 / p99.9, ms | | {} | {} |",
+            "| open loop at {}/s: p50 / p99 / p99.9, ms | | {} | {} | {} |",
             thousands(latency.rate),
+            latency.floor.as_ref().map_or(String::new(), show),
             show(&latency.ours),
             or_dash(latency.bridge.as_ref(), show)
         );
     }
     let _ = writeln!(
         t,
-        "| peak RSS over these runs, MiB | | {:.1} | {} |",
+        "| peak RSS over these runs, MiB | | | {:.1} | {} |",
         mib(figures.producer_rss_kib),
         or_dash(figures.bridge_rss_kib, |kib| format!("{:.1}", mib(kib)))
     );
@@ -181,6 +180,9 @@ fn goals(figures: &Figures, settings: &Settings) -> String {
             "≥ 0.50",
             r >= 0.5,
         );
+    }
+    for (goal, measured, target, met) in crate::floor::goals(figures) {
+        row(&goal, Some(measured), target, met);
     }
     for (name, kib) in [
         (
