@@ -127,6 +127,8 @@ pub async fn consume(
                     );
                     break;
                 }
+                // Handled while the cluster or topic was replaced: its
+                // offset names a place in the old one.
                 if stop.is_cancelled() && consumer.context().replaced().seen().is_some() {
                     break;
                 }
