@@ -19,7 +19,6 @@ mod deliveries;
 mod pending;
 
 use deliveries::Deliveries;
-pub use deliveries::RETRY_READY_AFTER;
 use pending::{FollowUps, Pending};
 
 /// Where the broker stored an acknowledged order.

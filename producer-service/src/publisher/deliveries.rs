@@ -8,6 +8,7 @@
 //! could never see one acknowledged: after [`RETRY_READY_AFTER`] without a
 //! failure, a probe that reaches the cluster makes it ready again, to try.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use super::{Ack, PublishError};
 
 /// How long after the last failed delivery a service whose cluster answers
 /// turns ready again without an order acknowledged meanwhile.
-pub const RETRY_READY_AFTER: Duration = Duration::from_secs(5);
+pub(super) const RETRY_READY_AFTER: Duration = Duration::from_secs(5);
 
 /// The last delivery's outcome, kept in step with [`Readiness`].
 #[derive(Debug, Default)]
@@ -25,6 +26,9 @@ pub(super) struct Deliveries {
     readiness: Readiness,
     /// When the last delivery failed, unless one succeeded since.
     failed_at: Mutex<Option<Instant>>,
+    /// Whether `failed_at` is set: every acknowledged order reads it, and
+    /// only after a failure takes the lock.
+    failing: AtomicBool,
 }
 
 impl Deliveries {
@@ -35,6 +39,9 @@ impl Deliveries {
 
     /// Records how an order's delivery ended.
     pub(super) fn record(&self, delivered: &Result<Ack, PublishError>) {
+        if delivered.is_ok() && !self.failing.load(Ordering::Acquire) {
+            return;
+        }
         let mut failed_at = self
             .failed_at
             .lock()
@@ -42,6 +49,7 @@ impl Deliveries {
         match delivered {
             Ok(_) => {
                 if failed_at.take().is_some() {
+                    self.failing.store(false, Ordering::Release);
                     self.readiness.set_failing(false);
                     tracing::info!("an order was acknowledged again; ready");
                 }
@@ -51,6 +59,7 @@ impl Deliveries {
             // The request's own line says why.
             Err(_) => {
                 if failed_at.replace(Instant::now()).is_none() {
+                    self.failing.store(true, Ordering::Release);
                     self.readiness.set_failing(true);
                     tracing::warn!(
                         "an order did not get through to Kafka; not ready until one does"
@@ -69,6 +78,7 @@ impl Deliveries {
             .unwrap_or_else(PoisonError::into_inner);
         if failed_at.is_some_and(|at| at.elapsed() >= RETRY_READY_AFTER) {
             *failed_at = None;
+            self.failing.store(false, Ordering::Release);
             self.readiness.set_failing(false);
             tracing::info!(
                 after_s = RETRY_READY_AFTER.as_secs(),
